@@ -1,0 +1,1 @@
+"""Code that runs inside the Rasa server: channels, NLU components, event broker."""

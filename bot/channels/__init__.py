@@ -1,0 +1,1 @@
+"""Input and output channels (storefront widget, WhatsApp)."""

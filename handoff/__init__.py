@@ -1,0 +1,1 @@
+"""The human handoff service: queue, routing, SLA, agent API and console."""
