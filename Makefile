@@ -33,7 +33,8 @@ validate: install ## rasa data validate
 	@$(PY) -m rasa data validate --domain bot/domain --data data --config config.yml --fail-on-warnings
 
 pytest: install train browser ## unit, integration and end-to-end tests
-	@$(VENV)/bin/pytest -q
+	@$(VENV)/bin/pytest -q -p no:cacheprovider; code=$$?; \
+	  if [ $$code = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$code
 
 stories: install train ## Rasa conversation tests (tests/stories)
 	@$(PY) -m rasa test core --stories tests/stories --model "$$(cat models/current)" \
@@ -47,8 +48,8 @@ test: lint typecheck validate pytest stories ## everything CI runs
 bench: install train ## benchmarks; figures go to docs/BENCHMARKS.md
 	@for b in bench/*/run.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-shell: install train ## talk to the bot in the terminal (needs no running stack but Redis is optional)
-	@$(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml
+shell: install ## talk to the running bot (start `make run` in another terminal first)
+	@$(PY) scripts/chat.py
 
 clean: ## remove trained models and runtime state (keeps .venv)
 	rm -rf models/*.tar.gz models/current var/

@@ -128,9 +128,10 @@ class Supervisor:
         )
         log.close()
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, services: list[Service]) -> None:
+        """Waits until every given service answers its health check."""
         deadline = time.monotonic() + timeout
-        pending = list(self.services)
+        pending = list(services)
         while pending:
             self.check_children()
             pending = [s for s in pending if not healthy(s)]
@@ -145,7 +146,9 @@ class Supervisor:
         for service in self.services:
             code = service.process.poll() if service.process else None
             if code is not None and not self.stopping:
-                raise SystemExit(f"error: {service.name} exited with code {code} "
+                how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+                       else f"exited with code {code}")
+                raise SystemExit(f"error: {service.name} {how} "
                                  f"(see {self.log_dir}/{service.name}.log); stopping the rest")
 
     def stop(self) -> None:
@@ -242,11 +245,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
     try:
-        for service in services:
+        timeout = float(os.environ.get("KDBOT_START_TIMEOUT", "180"))
+        redis_first = [s for s in services if s.name == "redis"]
+        for service in redis_first:
             supervisor.start(service)
-            if service.name == "redis":
-                supervisor.wait_healthy_one = None  # type: ignore[attr-defined]
-        supervisor.wait_healthy(float(os.environ.get("KDBOT_START_TIMEOUT", "180")))
+        supervisor.wait_healthy(timeout, redis_first)
+        for service in services:
+            if service not in redis_first:
+                supervisor.start(service)
+        supervisor.wait_healthy(timeout, services)
         print(f"all services are up after {time.monotonic() - started:.1f} s", flush=True)
         for s in services:
             print(f"  {s.name:<11} {s.url}", flush=True)

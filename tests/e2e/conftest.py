@@ -52,16 +52,21 @@ class Stack:
         return dict(response.json())
 
 
-def start_stack(var_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None
+def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] | None = None
                 ) -> tuple[subprocess.Popen[str], Stack]:
+    """Starts scripts/stack.py on free ports; ``redis_url=None`` uses its embedded Redis."""
     ports = {name: free_port() for name in
-             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT")}
+             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT", "REDIS_PORT")}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
-           "KDBOT_VAR_DIR": str(var_dir), "REDIS_URL": redis_url,
+           "KDBOT_VAR_DIR": str(var_dir),
            "RASA_TOKEN": "test-rasa-token", "HANDOFF_SERVICE_TOKEN": "test-service-token",
            **(extra_env or {})}
-    for key in ("RASA_URL", "ACTION_SERVER_URL", "HANDOFF_URL"):
+    for key in ("RASA_URL", "ACTION_SERVER_URL", "HANDOFF_URL", "REDIS_URL"):
         env.pop(key, None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        redis_url = f"redis://127.0.0.1:{ports['REDIS_PORT']}/0"
     process = subprocess.Popen([sys.executable, str(ROOT / "scripts/stack.py")], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
