@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,10 +63,17 @@ def main() -> int:
                "--domain", "bot/domain", "--data", "data", "--out", str(out),
                "--fixed-model-name", name]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-        result = subprocess.run(cmd, cwd=ROOT, env=env)
+        log = Path(os.environ.get("KDBOT_VAR_DIR", ROOT / "var")) / "log" / "train.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with log.open("w") as output:
+            result = subprocess.run(cmd, cwd=ROOT, env=env, stdout=output,
+                                    stderr=subprocess.STDOUT)
         if result.returncode != 0 or not model.exists():
-            print("error: rasa train failed", file=sys.stderr)
+            print("\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
+            print(f"error: rasa train failed (full log: {log})", file=sys.stderr)
             return 1
+        print(f"trained in {time.monotonic() - started:.0f} s (log: {log})")
     if config.name == "config.yml":
         (out / "current").write_text(str(model.relative_to(ROOT)) + "\n")
     return 0
