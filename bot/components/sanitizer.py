@@ -27,8 +27,9 @@ def sanitize_text(text: str, max_chars: int = MAX_NLU_CHARS) -> str:
     """The NLU copy of a message: printable, single-spaced, at most ``max_chars`` long.
 
     Control and format characters, lone surrogates (from invalid UTF-8) and the Unicode
-    replacement character become spaces. The cut happens at a word boundary when one is
-    near.
+    replacement character become spaces; a text without any letter or digit (only emoji
+    or punctuation) becomes empty, so the fallback answers it. The cut happens at a word
+    boundary when one is near.
 
     Args:
         text: The shopper's message.
@@ -43,6 +44,9 @@ def sanitize_text(text: str, max_chars: int = MAX_NLU_CHARS) -> str:
         for ch in text
     )
     cleaned = _SPACES.sub(" ", cleaned).strip()
+    if not any(ch.isalnum() for ch in cleaned):
+        # only emoji, punctuation or symbols: nothing to classify, the fallback answers
+        return ""
     if len(cleaned) > max_chars:
         cut = cleaned.rfind(" ", max_chars - 50, max_chars)
         cleaned = cleaned[: cut if cut > 0 else max_chars].rstrip()

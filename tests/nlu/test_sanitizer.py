@@ -35,3 +35,10 @@ def test_component_changes_only_the_nlu_copy() -> None:
     TextSanitizer(200).process([message])
     assert len(message.get("text")) == 200
     assert len(original) == 10_000
+
+
+def test_text_without_letters_or_digits_is_empty_for_nlu() -> None:
+    assert sanitize_text("😀😀😀") == ""
+    assert sanitize_text("?!...") == ""
+    assert sanitize_text("\x00\x07\x1b") == ""
+    assert sanitize_text("👍 10482") == "👍 10482"
