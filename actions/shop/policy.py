@@ -23,6 +23,16 @@ class DeliveryRange:
 
     min_days: int
     max_days: int
+    name: dict[str, str] = field(default_factory=dict)  # language -> country name
+    destination: dict[str, str] = field(default_factory=dict)  # "nach Österreich"
+
+    def name_in(self, language: str, country: str) -> str:
+        """The country's name in ``language`` (the ISO code when the policy has none)."""
+        return self.name.get(language) or self.name.get("de") or country
+
+    def destination_in(self, language: str, country: str) -> str:
+        """The phrase for "delivery ... takes" in ``language`` ("nach Österreich")."""
+        return self.destination.get(language) or self.destination.get("de") or country
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,10 @@ def parse_policy(raw: Any) -> Policy:
             _require(days, "max", f"delivery_days.{country}."))
         if low < 0 or high < low:
             raise PolicyError(f"policy: delivery_days.{country} needs 0 <= min <= max")
-        delivery[str(country).upper()] = DeliveryRange(low, high)
+        delivery[str(country).upper()] = DeliveryRange(
+            low, high,
+            name={str(k): str(v) for k, v in dict(days.get("name") or {}).items()},
+            destination={str(k): str(v) for k, v in dict(days.get("to") or {}).items()})
     period = int(_require(returns, "period_days", "returns."))
     if period < STATUTORY_RETURN_DAYS:
         raise PolicyError(f"policy: returns.period_days must be at least the statutory "
