@@ -123,9 +123,11 @@ async def change_request(dispatcher: CollectingDispatcher, tracker: Tracker,
                            tracker.sender_id)
         except BackendUnavailable as exc:
             logger.warning("could not record %s: %s", kind, exc)
-        dispatcher.utter_message(
-            response="utter_cancel_recorded" if kind == "cancel_order"
-            else "utter_change_address_recorded", order_id=order.order_id)
+        if kind == "cancel_order":
+            dispatcher.utter_message(response="utter_cancel_recorded", order_id=order.order_id)
+        else:
+            dispatcher.utter_message(response="utter_change_address_recorded",
+                                     order_id=order.order_id)
         return [SlotSet("handoff_reason", kind), FollowupAction("action_handoff")]
     if order.status == "shipped":
         if kind == "cancel_order":
