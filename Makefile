@@ -49,6 +49,9 @@ test: lint typecheck validate pytest stories ## everything CI runs
 bench: install train ## benchmarks; figures go to docs/BENCHMARKS.md
 	@for b in bench/*/run.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+eval: install train ## NLU on the held-out set (tests/nlu); figures into docs/BENCHMARKS.md
+	@$(PY) bench/nlu/eval.py
+
 shell: install ## talk to the running bot (start `make run` in another terminal first)
 	@$(PY) scripts/chat.py
 

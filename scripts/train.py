@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUT_GLOBS = ("bot/domain/**/*.yml", "data/nlu/**/*.yml", "data/rules/**/*.yml",
-               "data/stories/**/*.yml", "bot/**/*.py", "requirements.lock")
+               "data/stories/**/*.yml", "bot/**/*.py", "requirements.lock",
+               "scripts/build_spacy_de.py")
 
 
 def model_inputs(config: Path) -> list[Path]:
@@ -50,6 +51,11 @@ def main() -> int:
 
     config = (ROOT / args.config).resolve()
     out = (ROOT / args.out).resolve()
+    if not args.print_path:
+        # the German spaCy pipeline that config.yml loads by path (built locally, no download)
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from build_spacy_de import ensure_pipeline
+        ensure_pipeline()
     name = f"{config.stem}-{inputs_hash(config)}"
     model = out / f"{name}.tar.gz"
     if args.print_path:
