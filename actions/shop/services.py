@@ -58,7 +58,11 @@ def build_services(config: Settings) -> ShopServices:
         from actions.shop.sqlite_backend import SQLiteOrderBackend
 
         sqlite_backend = SQLiteOrderBackend(config.shop_db_file, policy.returns.label_url)
-        sqlite_backend.import_file(config.shop_orders_file)
+        try:
+            sqlite_backend.import_file(config.shop_orders_file)
+        except (OSError, ValueError) as exc:
+            # keep serving what the store already holds; the log says what to fix
+            logger.error("orders file %s not imported: %s", config.shop_orders_file, exc)
         backend = sqlite_backend
     else:
         raise ValueError(f"SHOP_BACKEND must be sqlite or shopify, not {config.shop_backend!r}")

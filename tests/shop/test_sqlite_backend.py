@@ -96,3 +96,22 @@ def test_returns_and_requests_are_recorded(store: SQLiteOrderBackend) -> None:
     assert store.create_return(order, ("SK-101",), label=False).label_url is None
     store.record_request("10483", "cancel_order", "conv-9")
     assert [r["kind"] for r in store.requests_for("10483")] == ["cancel_order"]
+
+
+def test_a_broken_orders_file_keeps_the_stored_orders(tmp_path: Path, redis_url: str,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from actions.config import settings
+    from actions.shop.services import build_services
+
+    monkeypatch.setenv("SHOP_DB_FILE", str(tmp_path / "orders.sqlite3"))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SHOP_ORDERS_FILE", str(DEMO_ORDERS))
+    assert build_services(settings()).backend.get_order("10482") is not None
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{\"order_id\": ")
+    monkeypatch.setenv("SHOP_ORDERS_FILE", str(broken))
+    with caplog.at_level(logging.ERROR):
+        services = build_services(settings())
+    assert "not imported" in caplog.text
+    assert services.backend.get_order("10482") is not None
