@@ -30,6 +30,22 @@ RESET = {"zip_code": None, "email": None, "verification": None, "order_context":
          "verified_at": None}
 
 
+def _candidates(tracker: Tracker) -> dict[str, Any]:
+    """Slots set since the latest user message.
+
+    Rasa's form passes only its required and requested slots as candidates; an email
+    address given instead of the postal code is set by slot extraction before that, so
+    the candidates are collected from every ``slot`` event after the latest message.
+    """
+    events = tracker.events
+    start = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    candidates: dict[str, Any] = {}
+    for event in events[start + 1:]:
+        if event.get("event") == "slot" and event.get("name") != REQUESTED_SLOT:
+            candidates[str(event.get("name"))] = event.get("value")
+    return candidates
+
+
 def _fresh(value: Any, tracker: Tracker) -> bool:
     """True when ``value`` was typed in the latest message (not left over from before)."""
     text = str((tracker.latest_message or {}).get("text") or "")
@@ -53,7 +69,7 @@ class ValidateOrderVerificationForm(FormValidationAction):
         services = get_services()
         config = services.settings
         now = time.time()
-        candidates: dict[str, Any] = tracker.slots_to_validate()
+        candidates = _candidates(tracker)
         changes: dict[str, Any] = {}
         slots = dict(tracker.slots)
 

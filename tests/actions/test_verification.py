@@ -202,3 +202,21 @@ async def test_nothing_understood_lets_the_form_ask_again(services: ShopServices
     dispatcher, slots = await validate(tracker)
     assert slots == {"requested_slot": "zip_code"}
     assert responses(dispatcher) == []
+
+
+async def test_email_set_by_slot_extraction_before_the_form_is_seen(
+        services: ShopServices) -> None:
+    # Rasa's form passes only required/requested slots as candidates; the email slot is
+    # set by action_extract_slots before the form's own events
+    tracker = make_tracker({"order_number": "10482", "requested_slot": "zip_code",
+                            "email": "jana.becker@example.de"},
+                           text="my email is jana.becker@example.de",
+                           active_loop="order_verification_form")
+    tracker.events.append({"event": "slot", "timestamp": time.time(), "name": "email",
+                           "value": "jana.becker@example.de"})
+    tracker.events.append({"event": "slot", "timestamp": time.time(),
+                           "name": "requested_slot", "value": "zip_code"})
+    tracker.events.append({"event": "action", "timestamp": time.time(),
+                           "name": "order_verification_form"})
+    _, slots = await validate(tracker)
+    assert slots["verification"] == "verified"

@@ -84,3 +84,25 @@ def test_start_a_return_for_one_of_several_items(stack: Stack) -> None:
     socks = next(b for b in buttons if "Merino-Socken" in b["title"])
     answer = texts(stack.say(sender, socks["payload"]))
     assert "RMA-10490-" in answer and "Merino-Socken" in answer
+
+
+def test_english_tracking_with_email(stack: Stack) -> None:
+    sender = conversation()
+    assert "order number" in texts(stack.say(sender, "Where is my order?"))
+    assert "postal code" in texts(stack.say(sender, "my order number is 10490"))
+    answer = texts(stack.say(sender, "my email is jana.becker@example.com"))
+    assert "cannot find an order" in answer  # 10490 belongs to another address
+    stack.say(sender, "10482")
+    answer = texts(stack.say(sender, "my email is jana.becker@example.de"))
+    assert "00340434161094015902" in answer and "on its way" in answer
+
+
+def test_injection_strings_get_a_clear_answer(stack: Stack) -> None:
+    sender = conversation()
+    stack.say(sender, "Wo ist meine Bestellung?")
+    for bad in ("'; DROP TABLE orders;--", "{{7*7}} ${order_id}", "<script>x</script>"):
+        answer = texts(stack.say(sender, bad))
+        assert answer  # the conversation goes on
+        assert "49" not in answer and "Traceback" not in answer
+    stack.say(sender, "10482")
+    assert "00340434161094015902" in texts(stack.say(sender, "10115"))
