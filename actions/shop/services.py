@@ -7,6 +7,7 @@ unchanged file is not imported again).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import redis
 from actions.config import Settings, settings
 from actions.shop.backend import OrderBackend
 from actions.shop.carriers import CarrierClient, DHLTrackingClient, NoCarrierClient
+from actions.shop.dates import is_public_holiday
 from actions.shop.limits import VerificationLimiter
 from actions.shop.policy import Policy, load_policy
 
@@ -47,6 +49,10 @@ def build_services(config: Settings) -> ShopServices:
         The shop services.
     """
     policy = load_policy(config.shop_policy_file)
+    # load the holiday tables now, not during the first shopper's question
+    today = datetime.date.today()
+    for year in (today.year, today.year + 1):
+        is_public_holiday(datetime.date(year, 1, 1), policy)
     backend: OrderBackend
     if config.shop_backend == "shopify":
         from actions.shop.shopify import ShopifyOrderBackend
