@@ -23,6 +23,18 @@ class Settings:
     shop_orders_file: Path
     shop_policy_file: Path
     var_dir: Path
+    # shop answers (issue 4)
+    shop_backend: str = "sqlite"  # sqlite | shopify
+    shop_db_file: Path = PROJECT_ROOT / "var/shop/orders.sqlite3"
+    shopify_store_url: str = ""  # https://<store>.myshopify.com
+    shopify_access_token: str = ""
+    shopify_api_version: str = "2025-01"
+    dhl_api_key: str = ""
+    dhl_api_url: str = "https://api-eu.dhl.com"
+    shop_http_timeout: float = 3.0
+    verify_max_per_conversation: int = 3
+    verify_max_per_order_hour: int = 10
+    verification_ttl_seconds: int = 1800
 
 
 def settings() -> Settings:
@@ -39,4 +51,15 @@ def settings() -> Settings:
             os.environ.get("SHOP_POLICY_FILE", PROJECT_ROOT / "data/shop/policy.yml")
         ),
         var_dir=var_dir,
+        shop_backend=os.environ.get("SHOP_BACKEND", "sqlite").strip().lower(),
+        shop_db_file=Path(os.environ.get("SHOP_DB_FILE", var_dir / "shop/orders.sqlite3")),
+        shopify_store_url=os.environ.get("SHOPIFY_STORE_URL", "").rstrip("/"),
+        shopify_access_token=os.environ.get("SHOPIFY_ACCESS_TOKEN", ""),
+        shopify_api_version=os.environ.get("SHOPIFY_API_VERSION", "2025-01"),
+        dhl_api_key=os.environ.get("DHL_API_KEY", ""),
+        dhl_api_url=os.environ.get("DHL_API_URL", "https://api-eu.dhl.com").rstrip("/"),
+        shop_http_timeout=float(os.environ.get("SHOP_HTTP_TIMEOUT", "3")),
+        verify_max_per_conversation=int(os.environ.get("VERIFY_MAX_PER_CONVERSATION", "3")),
+        verify_max_per_order_hour=int(os.environ.get("VERIFY_MAX_PER_ORDER_HOUR", "10")),
+        verification_ttl_seconds=int(os.environ.get("VERIFICATION_TTL_SECONDS", "1800")),
     )
