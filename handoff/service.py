@@ -288,7 +288,8 @@ class HandoffService:
                 except RasaUnavailable as error:
                     log.warning("ticket %s: delivery to Rasa failed (%s); will retry",
                                 ticket_id, error)
-                    await self._mark(ticket_id, job, "retrying")
+                    for waiting in await self.redis.lrange(queue_key, 0, -1):
+                        await self._mark(ticket_id, json.loads(waiting), "retrying")
                     return False
                 await self.redis.lpop(queue_key)
                 await self._mark(ticket_id, job, "delivered")
