@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from handoff.metrics import Metrics
-from handoff.queue import TicketError, TicketStore
+from handoff.queue import TicketError, TicketStore, parse_iso
 
 log = logging.getLogger("handoff.consumer")
 GROUP = "handoff"
@@ -90,8 +90,8 @@ class EventConsumer:
         if ticket is None:
             return
         at = _iso(event.get("timestamp"))
-        until = (ticket.get("context") or {}).get("transcript_until")
-        if until and at <= until:
+        until = ticket.get("transcript_until")
+        if until and parse_iso(at) <= parse_iso(until):
             return  # part of the transcript the bot handed over
         entry: dict[str, Any] = {"from": "shopper" if kind == "user" else "bot",
                                  "text": event.get("text") or "", "at": at}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, validator
@@ -21,6 +22,11 @@ class TranscriptEntry(BaseModel):
 
     class Config:
         allow_population_by_field_name = True
+
+    @validator("at")
+    def _iso_timestamp(cls, value: str) -> str:  # noqa: N805
+        datetime.fromisoformat(value)  # ValueError -> 422
+        return value
 
 
 class Escalation(BaseModel):

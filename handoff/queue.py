@@ -179,8 +179,19 @@ def now_iso() -> str:
 
 
 def parse_iso(value: str) -> datetime:
-    """Parses an ISO 8601 timestamp written by :func:`now_iso`."""
-    return datetime.fromisoformat(value)
+    """Parses an ISO 8601 timestamp (naive values are taken as UTC)."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _moment(value: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,9 @@ class TicketStore:
             "due_at": ticket.due_at.astimezone(timezone.utc).isoformat(timespec="milliseconds"),
             "escalation_id": ticket.escalation_id,
             "context": ticket.context,
+            # newest moment the handed-over transcript covers (later events are new)
+            "transcript_until": max((str(e["at"]) for e in ticket.transcript),
+                                    key=_moment, default=None),
         }
         score = int(ticket.due_at.timestamp() * 1000)
         entries = [json.dumps({"id": uuid.uuid4().hex[:12], **entry}, ensure_ascii=False)

@@ -95,8 +95,7 @@ class HandoffService:
         due = self.policy.due_at(created_at, escalation.channel, level)
         transcript = [entry.dict(by_alias=True, exclude_none=True)
                       for entry in escalation.transcript]
-        context = {**escalation.context,
-                   "transcript_until": max((e["at"] for e in transcript), default=None)}
+        context = dict(escalation.context)
         ticket_id, created = await self.store.create(NewTicket(
             escalation_id=escalation.escalation_id, conversation_id=escalation.conversation_id,
             channel=escalation.channel, language=language, reason=escalation.reason,
