@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -38,7 +39,9 @@ def add_agent(redis_url: str, prefix: str, username: str, languages: list[str],
             return await AgentStore(redis, prefix).add(username, languages, name)
         finally:
             await redis.close()
-    return asyncio.run(run())
+    # a thread of its own, so it works inside async tests too
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def escalation(conversation_id: str | None = None, **overrides: Any) -> dict[str, Any]:
