@@ -233,6 +233,7 @@ class HandoffService:
                                        "agent": {"id": agent.username, "name": agent.name}})
         await self.enqueue(ticket_id, {"kind": "resume"})
         await self.enqueue(ticket_id, {"kind": "csat"})
+        await self.enqueue(ticket_id, {"kind": "listen"})
         await self.flush(ticket_id)
 
     async def store_csat(self, conversation_id: str, score: int) -> str:
@@ -318,6 +319,10 @@ class HandoffService:
                                           side_effects=False)
         elif kind == "csat":
             await self.rasa.execute(conversation, CSAT_ACTION)
+        elif kind == "listen":
+            # /execute does not listen afterwards; without it the rating matches no rule
+            await self.rasa.append_events(conversation, [
+                {"event": "action", "name": "action_listen"}], side_effects=False)
         else:
             handoff_event = "message" if kind == "message" else job["event"]
             await self.rasa.append_events(conversation, [{
