@@ -115,7 +115,9 @@ function appendLine(entry) {
   const item = el("li", null, entry.from);
   item.dataset.id = entry.id || "";
   const meta = el("span", `${who} · ${timeOf(entry.at)}`, "meta");
-  if (entry.delivery) meta.append(el("span", ` · ${deliveryText(entry.delivery)}`, "delivery"));
+  if (entry.from === "agent") {
+    meta.append(el("span", ` · ${deliveryText(entry.delivery || "pending")}`, "delivery"));
+  }
   item.append(meta, el("span", entry.text, "text"));
   $("transcript").append(item);
   $("transcript").scrollTop = $("transcript").scrollHeight;
