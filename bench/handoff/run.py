@@ -82,7 +82,7 @@ async def reply_latency(stack, headers) -> list[float]:  # type: ignore[no-untyp
                 await asyncio.sleep(0.1)
             assert ticket_id, "no ticket"
             await agent.post(f"/api/tickets/{ticket_id}/claim")
-            await shopper.next()
+            await shopper.wait_for(lambda m: "übernommen" in m.get("text", ""))
             for i in range(REPLIES):
                 text = f"Antwort {i}"
                 started = time.perf_counter()

@@ -45,8 +45,7 @@ async def test_console_claim_reply_resolve(stack: Stack) -> None:
             await expect(page.locator("#context")).to_contain_text("socketio")
             await page.click("#claim")
             await expect(page.locator("#reply-form")).to_be_visible()
-            joined = await shopper.next()
-            assert "übernommen" in joined["text"]
+            await shopper.wait_for(lambda m: "übernommen" in m["text"])
 
             await shopper.say("Sind Sie jetzt da?")
             await expect(page.locator("#transcript")).to_contain_text("Sind Sie jetzt da?",
