@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.report import machine, percentile, write_section  # noqa: E402
 from handoff.queue import NewTicket, TicketStore  # noqa: E402
 from tests.e2e.conftest import start_stack, stop_stack  # noqa: E402
-from tests.e2e.shopper import Shopper, agent_headers, create_agent  # noqa: E402
+from tests.e2e.shopper import WebSocketShopper, agent_headers, create_agent  # noqa: E402
 
 ESCALATIONS = 300
 REPLIES = 200
@@ -64,7 +64,7 @@ async def escalation_latency(stack, headers) -> list[float]:  # type: ignore[no-
 
 
 async def reply_latency(stack, headers) -> list[float]:  # type: ignore[no-untyped-def]
-    shopper = Shopper(stack.rasa_url)
+    shopper = WebSocketShopper(stack.rasa_url)
     await shopper.connect()
     samples = []
     try:
@@ -72,14 +72,14 @@ async def reply_latency(stack, headers) -> list[float]:  # type: ignore[no-untyp
         await shopper.next()
         async with httpx.AsyncClient(base_url=stack.handoff_url, headers=headers,
                                      timeout=10) as agent:
+            redis = Redis.from_url(stack.redis_url, decode_responses=True)
             ticket_id = None
             for _ in range(100):
-                for ticket in (await agent.get("/api/queue")).json():
-                    if ticket["conversation_id"] == shopper.session_id:
-                        ticket_id = ticket["id"]
+                ticket_id = await redis.get(f"kdbot:handoff:conv:{shopper.session_id}")
                 if ticket_id:
                     break
                 await asyncio.sleep(0.1)
+            await redis.close()
             assert ticket_id, "no ticket"
             await agent.post(f"/api/tickets/{ticket_id}/claim")
             await shopper.wait_for(lambda m: "übernommen" in m.get("text", ""))

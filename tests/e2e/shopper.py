@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,54 @@ async def ticket_of(stack: Stack, headers: dict[str, str], conversation_id: str,
                         return dict((await client.get(f"/api/tickets/{ticket['id']}")).json())
             await asyncio.sleep(0.1)
     raise AssertionError(f"no ticket for {conversation_id}")
+
+
+class WebSocketShopper(Shopper):
+    """The same shopper over the socket.io WebSocket transport, as browsers use it.
+
+    python-socketio's client needs a newer aiohttp for WebSockets than Rasa allows, so
+    this speaks the small part of Engine.IO 4 / Socket.IO 5 it needs directly.
+    """
+
+    def __init__(self, rasa_url: str) -> None:
+        super().__init__(rasa_url)
+        self.ws: Any = None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        import websockets
+
+        url = self.rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = await websockets.connect(url)
+        assert str(await self.ws.recv()).startswith("0")  # engine.io open
+        await self.ws.send("40")
+        opened = str(await self.ws.recv())
+        assert opened.startswith("40"), opened
+        self.session_id = str(json.loads(opened[2:])["sid"])
+        self.reader = asyncio.create_task(self._read())
+        await self._emit("session_request", {"session_id": self.session_id})
+        await asyncio.wait_for(self.confirmed.wait(), 10)
+
+    async def _emit(self, event: str, data: Any) -> None:
+        await self.ws.send("42" + json.dumps([event, data]))
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            text = str(frame)
+            if text == "2":
+                await self.ws.send("3")  # pong
+            elif text.startswith("42"):
+                event, *args = json.loads(text[2:])
+                if event == "bot_uttered":
+                    await self.received.put((time.perf_counter(), args[0]))
+                elif event == "session_confirm":
+                    self.confirmed.set()
+
+    async def say(self, text: str) -> None:
+        await self._emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    async def close(self) -> None:
+        if self.reader:
+            self.reader.cancel()
+        if self.ws:
+            await self.ws.close()

@@ -11,7 +11,13 @@ import pytest
 import websockets
 
 from tests.e2e.conftest import Stack
-from tests.e2e.shopper import Shopper, agent_headers, create_agent, ticket_of
+from tests.e2e.shopper import (
+    Shopper,
+    WebSocketShopper,
+    agent_headers,
+    create_agent,
+    ticket_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +96,7 @@ async def test_agent_takes_over_and_hands_back(stack: Stack) -> None:
 async def test_release_keeps_the_bot_silent_and_the_ticket_queued(stack: Stack) -> None:
     username, password = create_agent(stack)
     headers = agent_headers(stack, username, password)
-    shopper = Shopper(stack.rasa_url)
+    shopper = WebSocketShopper(stack.rasa_url)  # the browser's transport
     await shopper.connect()
     try:
         await shopper.say("Die Lieferung ist beschädigt angekommen, ich will eine Person")
