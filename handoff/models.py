@@ -42,6 +42,12 @@ class Escalation(BaseModel):
                                               max_items=MAX_TRANSCRIPT_ENTRIES)
     context: dict[str, Any] = Field(default_factory=dict)
 
+    @validator("created_at")
+    def _iso_created(cls, value: str | None) -> str | None:  # noqa: N805
+        if value is not None:
+            datetime.fromisoformat(value)  # ValueError -> 422
+        return value
+
     @validator("language")
     def _known_language(cls, value: str) -> str:  # noqa: N805
         return value if value in ("de", "en") else "de"

@@ -101,8 +101,6 @@ class HandoffService:
             channel=escalation.channel, language=language, reason=escalation.reason,
             priority=level, created_at=created_at, due_at=due, context=context,
             transcript=transcript))
-        if created:
-            await self.store.publish({"type": "ticket.queued", "ticket_id": ticket_id})
         return await self.standing(ticket_id, created)
 
     async def standing(self, ticket_id: str, created: bool = False) -> EscalationResult:
