@@ -140,6 +140,7 @@ def build_escalation(tracker: Tracker, policy: Policy) -> dict[str, Any]:
             "order": order if isinstance(order, dict) else None,
             "order_id": order.get("order_id") if isinstance(order, dict) else next(
                 (e["value"] for e in entities if e["entity"] == "order_id"), None),
+            "order_status": order.get("status") if isinstance(order, dict) else None,
             "verification": tracker.get_slot("verification"),
             "intents": intents,
             "entities": entities,

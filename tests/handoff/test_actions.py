@@ -146,6 +146,8 @@ async def test_complaint_hands_over_the_full_context(env: LiveService) -> None:
     ticket = open_ticket(env, "shop-1")
     assert ticket["reason"] == "damaged_goods" and ticket["channel"] == "socketio"
     assert ticket["context"]["verification"] == "verified"
+    assert ticket["context"]["order_id"] == "10482"
+    assert ticket["context"]["order_status"] == "delivered"
     assert ticket["context"]["order"]["tracking_number"] == "00340434161094015902"
     assert ticket["context"]["flags"] == {"legal_threat": False, "high_order_value": True}
     assert ticket["context"]["intents"] == ["track_order", "complaint"]
