@@ -183,7 +183,7 @@ class WhatsAppSettings:
     http_timeout_seconds: float = 10.0
     reclaim_idle_seconds: float = 60.0
     max_processing_attempts: int = 3
-    max_concurrent_conversations: int = 64
+    max_concurrent_conversations: int = 16
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WhatsAppSettings:
@@ -196,7 +196,8 @@ class WhatsAppSettings:
         ``WHATSAPP_TEMPLATE_TEXT_PARAM`` (``1``: the withheld text is the template's
         body parameter ``{{1}}``), ``WHATSAPP_LIST_BUTTON`` (label of the list
         button), ``WHATSAPP_MAX_BODY_BYTES``, ``WHATSAPP_SEND_ATTEMPTS``,
-        ``WHATSAPP_RETRY_BASE_SECONDS`` and ``WHATSAPP_RECLAIM_IDLE_SECONDS``.
+        ``WHATSAPP_RETRY_BASE_SECONDS``, ``WHATSAPP_RECLAIM_IDLE_SECONDS`` and
+        ``WHATSAPP_CONCURRENCY`` (conversations handled at once per process).
 
         Args:
             environ: the mapping to read; ``os.environ`` when omitted.
@@ -233,6 +234,7 @@ class WhatsAppSettings:
             send_attempts=max(1, int(number("WHATSAPP_SEND_ATTEMPTS", 5))),
             retry_base_seconds=number("WHATSAPP_RETRY_BASE_SECONDS", 1.0),
             reclaim_idle_seconds=number("WHATSAPP_RECLAIM_IDLE_SECONDS", 60.0),
+            max_concurrent_conversations=max(1, int(number("WHATSAPP_CONCURRENCY", 16))),
         )
 
 
