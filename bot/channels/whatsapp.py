@@ -281,6 +281,7 @@ class WhatsAppRuntime:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}
         self._semaphore: asyncio.Semaphore | None = None
         self._stopping = False
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
@@ -450,6 +451,17 @@ class WhatsAppRuntime:
     async def _handle_entry(self, entry_id: str, item: dict[str, Any]) -> None:
         phone = str(item.get("from") or item.get("recipient_id") or "")
         lock = self._conversation_locks.setdefault(phone, asyncio.Lock())
+        self._lock_users[phone] = self._lock_users.get(phone, 0) + 1
+        try:
+            await self._handle_entry_locked(entry_id, item, lock)
+        finally:
+            self._lock_users[phone] -= 1
+            if not self._lock_users[phone]:
+                del self._lock_users[phone]
+                self._conversation_locks.pop(phone, None)
+
+    async def _handle_entry_locked(self, entry_id: str, item: dict[str, Any],
+                                   lock: asyncio.Lock) -> None:
         assert self._semaphore is not None
         async with lock, self._semaphore:
             try:
@@ -473,8 +485,6 @@ class WhatsAppRuntime:
                 await self.keep_undelivered("inbound processing failed", item)
             await self.redis.xack(self.inbox, self.group, entry_id)
             await self.redis.xdel(self.inbox, entry_id)
-        if not lock.locked() and self._conversation_locks.get(phone) is lock:
-            del self._conversation_locks[phone]
 
     # ---- conversations and window -------------------------------------------------
     async def conversation_for(self, phone: str) -> str:
