@@ -44,6 +44,7 @@ import os
 import random
 import secrets
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -275,9 +276,10 @@ class WhatsAppRuntime:
             settings: the channel settings.
         """
         self.settings = settings
-        self._redis: Any = None
-        self._http: httpx.AsyncClient | None = None
-        self._scripts: dict[str, Any] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, dict[str, Any]] = {}
+        self._clients_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._worker_loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._conversation_locks: dict[str, asyncio.Lock] = {}
@@ -302,41 +304,54 @@ class WhatsAppRuntime:
         """The consumer group of the Rasa processes."""
         return "rasa"
 
-    # ---- clients ----------------------------------------------------------------
+    # ---- clients (one set per event loop: Rasa's and the inbox worker's) ---------
+    def _loop_clients(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        with self._clients_lock:
+            clients = self._clients.get(loop)
+            if clients is None:
+                import redis.asyncio as aioredis
+
+                clients = {"redis": aioredis.Redis.from_url(self.settings.redis_url,
+                                                            decode_responses=True),
+                           "http": None, "scripts": {}}
+                self._clients[loop] = clients
+            return clients
+
     @property
     def redis(self) -> Any:
-        """The asyncio Redis client (created on first use)."""
-        if self._redis is None:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.Redis.from_url(self.settings.redis_url,
-                                                  decode_responses=True)
-        return self._redis
+        """The asyncio Redis client of the running loop (created on first use)."""
+        return self._loop_clients()["redis"]
 
     @property
     def http(self) -> httpx.AsyncClient:
-        """The Graph API HTTP client (created on first use)."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(
+        """The Graph API HTTP client of the running loop (created on first use)."""
+        clients = self._loop_clients()
+        if clients["http"] is None:
+            clients["http"] = httpx.AsyncClient(
                 base_url=self.settings.api_url, timeout=self.settings.http_timeout_seconds,
                 headers={"Authorization": f"Bearer {self.settings.access_token}"})
-        return self._http
+        client: httpx.AsyncClient = clients["http"]
+        return client
 
     def _script(self, name: str, source: str) -> Any:
-        if name not in self._scripts:
-            self._scripts[name] = self.redis.register_script(source)
-        return self._scripts[name]
+        scripts: dict[str, Any] = self._loop_clients()["scripts"]
+        if name not in scripts:
+            scripts[name] = self.redis.register_script(source)
+        return scripts[name]
+
+    async def _close_loop_clients(self) -> None:
+        with self._clients_lock:
+            clients = self._clients.pop(asyncio.get_running_loop(), None)
+        if clients is not None:
+            if clients["http"] is not None:
+                await clients["http"].aclose()
+            await clients["redis"].close()
 
     async def close(self) -> None:
-        """Stops the worker and closes the clients."""
+        """Stops the worker and closes the clients of the running loop."""
         await self.stop_worker()
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-        if self._redis is not None:
-            await self._redis.close()
-            self._redis = None
-            self._scripts.clear()
+        await self._close_loop_clients()
 
     # ---- inbound: accept --------------------------------------------------------
     async def accept(self, items: list[tuple[str, dict[str, Any]]]) -> int:
@@ -359,32 +374,57 @@ class WhatsAppRuntime:
 
     # ---- inbound: worker --------------------------------------------------------
     def start_worker(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Starts the background worker in the running loop (idempotent).
+        """Starts the inbox worker in its own thread and event loop (idempotent).
+
+        Rasa's message handling is CPU-bound (NLU, policies); in its own thread it
+        cannot hold up the acknowledgement of new webhooks on the server's loop for
+        longer than one interpreter switch interval.
 
         Args:
             on_new_message: Rasa's handler for user messages.
         """
         self.on_new_message = on_new_message
-        if self._worker is not None and not self._worker.done():
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stopping = False
+        self._thread = threading.Thread(target=self._thread_main, name="whatsapp-inbox",
+                                        daemon=True)
+        self._thread.start()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._worker_loop = loop
+        try:
+            loop.run_until_complete(self._worker_main())
+        finally:
+            loop.close()
+
+    async def _worker_main(self) -> None:
         self._semaphore = asyncio.Semaphore(self.settings.max_concurrent_conversations)
-        self._worker = asyncio.get_running_loop().create_task(self._work())
+        self._worker = asyncio.current_task()
+        try:
+            await self._work()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._close_loop_clients()
 
     async def stop_worker(self) -> None:
         """Stops the worker; items in flight stay pending and are claimed again later."""
         self._stopping = True
-        if self._worker is not None:
-            self._worker.cancel()
+        loop, worker, thread = self._worker_loop, self._worker, self._thread
+        if loop is not None and worker is not None and not loop.is_closed():
             try:
-                await self._worker
-            except (asyncio.CancelledError, Exception):  # noqa: S110
+                loop.call_soon_threadsafe(worker.cancel)
+            except RuntimeError:  # the loop closed in between
                 pass
-            self._worker = None
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 15)
+        self._thread = self._worker = self._worker_loop = None
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Waits until every item read so far has been handled (for tests and shutdown).
