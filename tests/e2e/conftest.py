@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.fakes.graph_api import FakeGraphAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +62,7 @@ def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] 
            "KDBOT_VAR_DIR": str(var_dir),
            "RASA_TOKEN": "test-rasa-token", "HANDOFF_SERVICE_TOKEN": "test-service-token",
            **(extra_env or {})}
+    env = {**whatsapp_env(session_graph_api()), **env}  # WhatsApp -> local fake Graph API
     for key in ("RASA_URL", "ACTION_SERVER_URL", "HANDOFF_URL", "REDIS_URL"):
         env.pop(key, None)
     if redis_url:
@@ -89,6 +91,31 @@ def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] 
         redis_url=redis_url, rasa_token=env["RASA_TOKEN"],
         handoff_service_token=env["HANDOFF_SERVICE_TOKEN"], var_dir=var_dir, env=env)
     return process, stack
+
+
+_GRAPH_API: list[FakeGraphAPI] = []
+
+
+def session_graph_api() -> FakeGraphAPI:
+    """The fake Meta Graph API every test stack's WhatsApp channel sends to (started once)."""
+    if not _GRAPH_API:
+        _GRAPH_API.append(FakeGraphAPI().start())
+    return _GRAPH_API[0]
+
+
+def whatsapp_env(graph: FakeGraphAPI) -> dict[str, str]:
+    """WHATSAPP_* settings pointing a stack's WhatsApp channel at the fake Graph API."""
+    return {"WHATSAPP_VERIFY_TOKEN": "e2e-verify-token", "WHATSAPP_APP_SECRET": "e2e-app-secret",
+            "WHATSAPP_ACCESS_TOKEN": graph.access_token,
+            "WHATSAPP_PHONE_NUMBER_ID": graph.phone_number_id, "WHATSAPP_API_URL": graph.url,
+            "WHATSAPP_TEMPLATE_NAME": "kundendienst_antwort", "WHATSAPP_TEMPLATE_LANG": "de",
+            "WHATSAPP_RETRY_BASE_SECONDS": "0.05"}
+
+
+@pytest.fixture(scope="session")
+def graph_api() -> FakeGraphAPI:
+    """The fake Graph API of the test stacks (see ``whatsapp_env``)."""
+    return session_graph_api()
 
 
 def stop_stack(process: subprocess.Popen[str]) -> None:
