@@ -95,3 +95,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+# The whole-stack fixture (`stack`) is shared by tests/e2e, tests/channels and tests/browser;
+# registering it once here keeps it one stack per test session.
+pytest_plugins = ["tests.e2e.conftest"]
