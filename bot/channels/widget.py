@@ -207,7 +207,9 @@ class WidgetInput(InputChannel):
         Keys of the stock channel (``user_message_evt``, ``bot_message_evt``,
         ``namespace``, ``session_persistence``, ``socketio_path``, ``jwt_key``,
         ``jwt_method``, ``metadata_key``) plus ``redis_url`` (default: ``REDIS_URL``),
-        ``max_message_chars`` and ``history_limit``.
+        ``max_message_chars``, ``history_limit`` and ``cors_allowed_origins`` (a list of
+        shop origins allowed to open the socket; default: no check of our own, Rasa's
+        ``--cors`` applies).
         """
         credentials = credentials or {}
         return cls(
@@ -223,6 +225,7 @@ class WidgetInput(InputChannel):
             max_message_chars=int(credentials.get("max_message_chars",
                                                   DEFAULT_MAX_MESSAGE_CHARS)),
             history_limit=int(credentials.get("history_limit", DEFAULT_HISTORY_LIMIT)),
+            cors_allowed_origins=list(credentials.get("cors_allowed_origins") or []),
         )
 
     def __init__(
@@ -238,6 +241,7 @@ class WidgetInput(InputChannel):
         redis_url: str | None = None,
         max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
+        cors_allowed_origins: list[str] | None = None,
     ) -> None:
         """Creates the channel; nothing connects before the server starts."""
         self.user_message_evt = user_message_evt
@@ -251,6 +255,7 @@ class WidgetInput(InputChannel):
         self.redis_url = redis_url
         self.max_message_chars = max_message_chars
         self.history_limit = history_limit
+        self.cors_allowed_origins = list(cors_allowed_origins or [])
         self.sio: socketio.AsyncServer | None = None
         self.app: Sanic | None = None
         self.seen = SeenMessages(redis_url)
@@ -268,9 +273,10 @@ class WidgetInput(InputChannel):
         else:
             logger.warning("widget channel without REDIS_URL: agent replies reach the "
                            "browser only with a single Rasa worker")
-        # cors_allowed_origins=[] leaves CORS to Rasa's --cors (as the stock channel does);
-        # the buffer limit closes connections that send megabytes in one packet.
-        return socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+        # an empty cors_allowed_origins leaves CORS to Rasa's --cors (as the stock channel
+        # does); the buffer limit closes connections that send megabytes in one packet.
+        return socketio.AsyncServer(async_mode="sanic",
+                                    cors_allowed_origins=self.cors_allowed_origins,
                                     client_manager=manager, max_http_buffer_size=64 * 1024)
 
     async def _error(self, sid: str, code: str, detail: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from socketio import exceptions as socketio_exceptions
 
 from tests.channels.widget_client import WidgetClient
 from tests.channels.widget_client import inject as inject_events
@@ -188,3 +189,17 @@ async def test_a_resent_message_is_processed_once(stack: Stack, tab: WidgetClien
     assert len(tab.events["bot_uttered"]) == 1
     assert tab.session_id is not None
     assert user_texts(stack, tab.session_id) == ["Hallo"]
+
+
+async def test_a_huge_packet_is_dropped_and_the_server_keeps_serving(stack: Stack,
+                                                                     tab: WidgetClient) -> None:
+    huge = {"message": "x" * 200_000, "session_id": tab.session_id, "message_id": "huge"}
+    with pytest.raises(socketio_exceptions.SocketIOError):
+        await tab.sio.call("user_uttered", huge, timeout=5)
+    assert tab.session_id is not None
+    assert user_texts_or_empty(stack, tab.session_id) == []
+    other = WidgetClient(stack.rasa_url)
+    await other.connect(tab.session_id)
+    assert (await other.say("Hallo", message_id="after-huge"))["status"] == "ok"
+    assert user_texts(stack, tab.session_id) == ["Hallo"]
+    await other.close()
