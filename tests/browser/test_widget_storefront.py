@@ -265,3 +265,22 @@ def test_every_control_is_reachable_by_tab_with_a_visible_focus(stack: Stack,
         reached.append(focus["name"])
     for control in ("Chat schließen", "Gesprächsverlauf", "Ja", "Nein", "kd-input", "Senden"):
         assert any(control in str(name) for name in reached), (control, reached)
+
+
+def test_agent_reply_while_closed_shows_an_unread_badge(stack: Stack,
+                                                        context: BrowserContext) -> None:
+    page = context.new_page()
+    open_widget(page, stack.storefront_url)
+    say(page, "Hallo")
+    expect(page.get_by_role("log")).to_contain_text("Guten Tag")
+    page.keyboard.press("Escape")
+    inject(stack.rasa_url, stack.rasa_token, session_of(page), [
+        {"event": "bot", "text": "Ihre Rücksendung ist angekommen.",
+         "metadata": {"handoff_event": "message", "agent": AGENT}}])
+    launcher = page.get_by_role("button", name="Kundenservice-Chat, 1 neue Nachricht")
+    expect(launcher).to_be_visible()
+    expect(page.locator(".kd-badge")).to_have_text("1")
+    launcher.press("Enter")
+    expect(page.get_by_role("log")).to_contain_text("Ihre Rücksendung ist angekommen.")
+    expect(page.locator(".kd-badge")).to_be_hidden()
+    expect(page.get_by_role("button", name=OPEN_DE, exact=True)).to_be_visible()

@@ -5,6 +5,7 @@ export type Lang = "de" | "en";
 
 export interface Strings {
   launcher: string;
+  unread: (count: number) => string;
   title: string;
   subtitle: string;
   close: string;
@@ -33,6 +34,7 @@ export interface Strings {
 export const STRINGS: Record<Lang, Strings> = {
   de: {
     launcher: "Kundenservice-Chat",
+    unread: (n) => (n === 1 ? "1 neue Nachricht" : `${n} neue Nachrichten`),
     title: "Kundenservice",
     subtitle: "Bestellstatus, Lieferzeit, Rücksendung",
     close: "Chat schließen",
@@ -63,6 +65,7 @@ export const STRINGS: Record<Lang, Strings> = {
   },
   en: {
     launcher: "Customer service chat",
+    unread: (n) => (n === 1 ? "1 new message" : `${n} new messages`),
     title: "Customer service",
     subtitle: "Order status, delivery time, returns",
     close: "Close chat",

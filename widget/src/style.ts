@@ -10,6 +10,9 @@ export const CSS = `
 .kd-sr { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 .kd-launcher { display: flex; align-items: center; justify-content: center; width: 60px; height: 60px; border-radius: 50%; border: 2px solid __ON_PRIMARY__; background: __PRIMARY__; color: __ON_PRIMARY__; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.3); margin-left: auto; }
 .kd-left .kd-launcher { margin-left: 0; }
+.kd-launcher { position: relative; }
+.kd-badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px; border-radius: 11px; background: #b00020; color: #ffffff; font-size: .8125rem; font-weight: 700; line-height: 22px; }
+.kd-badge[hidden] { display: none; }
 .kd-panel { display: flex; flex-direction: column; width: min(380px, calc(100vw - 40px)); height: min(580px, calc(100vh - 110px)); margin-bottom: 12px; background: #ffffff; border: 1px solid #6b6b6b; border-radius: 12px; overflow: hidden; box-shadow: 0 8px 30px rgba(0,0,0,.25); }
 .kd-panel[hidden] { display: none; }
 .kd-header { display: flex; align-items: flex-start; justify-content: space-between; gap: 8px; padding: 12px 14px; background: __PRIMARY__; color: __ON_PRIMARY__; }

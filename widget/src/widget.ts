@@ -103,6 +103,8 @@ export class ChatWidget {
   private pending: Pending[] = [];
   private lastReplies: QuickReply[] = [];
   private typingTimer: number | undefined;
+  private unread = 0;
+  private badge!: HTMLElement;
   private readonly storageKey: string;
 
   constructor(config: Config) {
@@ -147,6 +149,8 @@ export class ChatWidget {
     this.launcher.innerHTML =
       '<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="28" height="28">' +
       '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
+    this.badge = el("span", { class: "kd-badge", "aria-hidden": "true", hidden: "" });
+    this.launcher.appendChild(this.badge);
     this.launcher.addEventListener("click", () => (this.isOpen() ? this.close() : this.open(true)));
 
     this.panel = el("section", { id: "kd-panel", class: "kd-panel", "aria-labelledby": "kd-title", hidden: "" });
@@ -202,7 +206,16 @@ export class ChatWidget {
     return !this.panel.hidden;
   }
 
+  private setUnread(count: number): void {
+    this.unread = count;
+    this.badge.hidden = count === 0;
+    this.badge.textContent = String(count);
+    const label = count ? `${this.t.launcher}, ${this.t.unread(count)}` : this.t.launcher;
+    this.launcher.setAttribute("aria-label", label);
+  }
+
   open(focus: boolean): void {
+    this.setUnread(0);
     this.panel.hidden = false;
     this.launcher.setAttribute("aria-expanded", "true");
     sessionStorage.setItem(`${this.storageKey}:open`, "1");
@@ -242,7 +255,9 @@ export class ChatWidget {
       this.setStatus(again ? this.t.reconnected : this.t.online, false);
       this.loadHistory();
     });
-    socket.on("disconnect", () => {
+    socket.on("disconnect", (reason: string) => {
+      // the server closed this socket (e.g. a packet over its size limit): come back anyway
+      if (reason === "io server disconnect") window.setTimeout(() => socket.connect(), 1000);
       this.confirmed = false;
       for (const pending of this.pending) pending.sent = false;
       this.setStatus(this.t.offline, true);
@@ -253,7 +268,7 @@ export class ChatWidget {
     });
     socket.on("bot_uttered", (message: BotMessage) => this.onBotMessage(message));
     socket.on("user_echo", (message: { text?: string }) => {
-      if (typeof message?.text === "string") this.appendUser(message.text);
+      if (typeof message?.text === "string") this.appendUser(this.titleForPayload(message.text));
     });
     socket.on("widget_error", (error: { code?: string }) => {
       const code = error?.code || "";
@@ -313,6 +328,7 @@ export class ChatWidget {
     if (!event || event === "message") this.showTyping(false);
     this.renderBot(message, true);
     this.scroll();
+    if (!this.isOpen()) this.setUnread(this.unread + 1);
   }
 
   private renderBot(message: BotMessage, interactive: boolean): void {
