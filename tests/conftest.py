@@ -96,6 +96,16 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     yield client
     client.close()
 
-# The whole-stack fixture (`stack`) is shared by tests/e2e, tests/channels and tests/browser;
-# registering it once here keeps it one stack per test session.
-pytest_plugins = ["tests.e2e.conftest"]
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[object]:
+    """One running stack for the whole test session, for every test folder.
+
+    (tests/e2e, tests/channels, tests/browser ...; see tests/e2e/conftest.py for how it
+    is started. Defined here, not there, so that all folders share one stack.)
+    """
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    process, running = start_stack(tmp_path_factory.mktemp("stack-var"), redis_url)
+    yield running
+    stop_stack(process)
