@@ -17,8 +17,19 @@ install: ## create .venv from requirements.lock (no-op when up to date)
 train: install ## train the Rasa model if config, domain or data changed
 	@$(PY) scripts/train.py
 
-run: install train ## start Redis, action server, Rasa, handoff service and demo storefront
+run: install train widget ## start Redis, action server, Rasa, handoff service and demo storefront
 	@$(PY) scripts/stack.py
+
+WIDGET_JS := widget/dist/kdbot-widget.js
+.PHONY: widget
+widget: $(WIDGET_JS) ## build the storefront widget (npm ci only when the lock file changed)
+
+widget/node_modules/.package-lock.json: widget/package.json widget/package-lock.json
+	@cd widget && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WIDGET_JS): widget/node_modules/.package-lock.json $(wildcard widget/src/*.ts)
+	@cd widget && npm run -s build -- --log-level=warning
 
 browser: ## install Debian's headless Chromium for the browser tests (if missing)
 	@scripts/ensure_chromium.sh
@@ -32,7 +43,7 @@ typecheck: install ## mypy on our own packages
 validate: install ## rasa data validate
 	@$(PY) -m rasa data validate --domain bot/domain --data data --config config.yml --fail-on-warnings
 
-pytest: install train browser ## unit, integration and end-to-end tests
+pytest: install train browser widget ## unit, integration and end-to-end tests
 	@$(VENV)/bin/pytest -q -p no:cacheprovider; code=$$?; \
 	  if [ $$code = 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$code
 

@@ -202,8 +202,9 @@ def build_services(var_dir: Path, redis_port: int | None) -> list[Service]:
                  "--credentials", "credentials.yml", "--cors", "*"],
                 f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{rasa_port}"),
         Service("storefront", "STOREFRONT_PORT", storefront_port,
-                [PY, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
-                 str(ROOT / "storefront"), str(storefront_port)],
+                # demo pages plus the built widget (widget/dist/kdbot-widget.js)
+                [PY, str(ROOT / "storefront" / "serve.py"), "--bind", "127.0.0.1",
+                 "--port", str(storefront_port)],
                 f"http://127.0.0.1:{storefront_port}/",
                 f"http://127.0.0.1:{storefront_port}/"),
     ]

@@ -95,3 +95,17 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[object]:
+    """One running stack for the whole test session, for every test folder.
+
+    (tests/e2e, tests/channels, tests/browser ...; see tests/e2e/conftest.py for how it
+    is started. Defined here, not there, so that all folders share one stack.)
+    """
+    from tests.e2e.conftest import start_stack, stop_stack
+
+    process, running = start_stack(tmp_path_factory.mktemp("stack-var"), redis_url)
+    yield running
+    stop_stack(process)

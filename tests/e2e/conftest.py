@@ -132,3 +132,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
     process, running = start_stack(tmp_path_factory.mktemp("stack-var"), redis_url)
     yield running
     stop_stack(process)
+
+
+# The session's `stack` fixture is defined once in tests/conftest.py so that tests/channels
+# and tests/browser share the same stack; this folder's copy would start a second one.
+del stack
