@@ -37,7 +37,7 @@ def replica(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
              "--credentials", "credentials.yml"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 420
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"Rasa B exited:\n{log.read_text()[-3000:]}")

@@ -61,6 +61,8 @@ def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] 
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
            "KDBOT_VAR_DIR": str(var_dir),
            "RASA_TOKEN": "test-rasa-token", "HANDOFF_SERVICE_TOKEN": "test-service-token",
+           # generous: Rasa's start (TensorFlow import, model load) crawls on a busy machine
+           "KDBOT_START_TIMEOUT": "420",
            **(extra_env or {})}
     env = {**whatsapp_env(session_graph_api()), **env}  # WhatsApp -> local fake Graph API
     for key in ("RASA_URL", "ACTION_SERVER_URL", "HANDOFF_URL", "REDIS_URL"):
@@ -73,7 +75,7 @@ def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] 
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     assert process.stdout is not None
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 480
     lines: list[str] = []
     for line in process.stdout:
         lines.append(line)
