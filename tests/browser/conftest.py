@@ -18,8 +18,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which would break the asyncio tests that run after the browser tests."""
     if not Path(CHROMIUM).exists():
         pytest.fail("headless Chromium is missing: run `make browser`")
     with sync_playwright() as playwright:

@@ -182,6 +182,7 @@ def test_connection_drop_and_return(stack: Stack, context: BrowserContext,
     log = page.get_by_role("log")
     say(page, "Hallo")
     expect(log).to_contain_text("Guten Tag")
+    expect(log.locator(".kd-pending")).to_have_count(0)  # acknowledged
     session_id = session_of(page)
 
     proxy.cut()
