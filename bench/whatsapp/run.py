@@ -8,7 +8,7 @@ then signed WhatsApp webhooks with "Hallo" from 50 shoppers. A latency is measur
 from a request's scheduled start to its response. For WhatsApp it is the
 acknowledgement (the answer is produced in the background); the run also waits until
 every shopper message got its answer at the fake Graph API and reports how long that
-took. Usage: ``python bench/whatsapp/run.py [--rate 100] [--seconds 20]``.
+took. Usage: ``python bench/whatsapp/run.py [--rate 100] [--seconds 10]``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def summary(latencies: list[float]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
     graph = session_graph_api()

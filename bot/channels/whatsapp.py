@@ -282,6 +282,7 @@ class WhatsAppRuntime:
         self._worker_loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[str] = set()
         self._conversation_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
         self._semaphore: asyncio.Semaphore | None = None
@@ -455,9 +456,16 @@ class WhatsAppRuntime:
                 await self._ensure_group()
                 if time.monotonic() - last_reclaim > min(5.0, self.settings.reclaim_idle_seconds):
                     last_reclaim = time.monotonic()
+                    await self._heartbeat()
                     await self._reclaim()
+                # read only what can be worked on now, so nothing waits unclaimed in the
+                # pending list long enough to look abandoned
+                capacity = self.settings.max_concurrent_conversations - len(self._tasks)
+                if capacity <= 0:
+                    await asyncio.sleep(0.02)
+                    continue
                 batches = await self.redis.xreadgroup(
-                    self.group, self.consumer, {self.inbox: ">"}, count=100, block=1000)
+                    self.group, self.consumer, {self.inbox: ">"}, count=capacity, block=1000)
                 for _stream, entries in batches or []:
                     for entry_id, fields in entries:
                         self._dispatch(entry_id, fields)
@@ -479,7 +487,16 @@ class WhatsAppRuntime:
                                entry_id)
                 self._dispatch(entry_id, fields)
 
+    async def _heartbeat(self) -> None:
+        """Resets the idle time of entries still being worked on (no one reclaims them)."""
+        if self._inflight:
+            await self.redis.xclaim(self.inbox, self.group, self.consumer, min_idle_time=0,
+                                    message_ids=list(self._inflight), justid=True)
+
     def _dispatch(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        if entry_id in self._inflight:
+            return  # still being handled here
+        self._inflight.add(entry_id)
         try:
             item = json.loads(fields.get("item", "{}"))
         except json.JSONDecodeError:
@@ -487,6 +504,7 @@ class WhatsAppRuntime:
         task = asyncio.get_running_loop().create_task(self._handle_entry(entry_id, item))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._inflight.discard(entry_id))
 
     async def _handle_entry(self, entry_id: str, item: dict[str, Any]) -> None:
         phone = str(item.get("from") or item.get("recipient_id") or "")

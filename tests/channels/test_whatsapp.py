@@ -555,3 +555,21 @@ async def test_from_credentials_reads_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("WHATSAPP_SEND_ATTEMPTS", "viele")
     with pytest.raises(ValueError, match="WHATSAPP_SEND_ATTEMPTS"):
         WhatsAppSettings.from_env()
+
+
+async def test_a_backlog_longer_than_the_reclaim_time_is_still_handled_once(
+        graph: FakeGraphAPI, redis_url: str, key_prefix: str,
+        redis_client: redis.Redis) -> None:
+    settings = channel_settings(graph, redis_url, key_prefix, max_concurrent_conversations=2,
+                                reclaim_idle_seconds=0.2)
+    async for wa in run_channel(settings, graph, redis_client):
+        async def slow(message: UserMessage) -> None:
+            await asyncio.sleep(0.3)  # slower than the reclaim idle time
+
+        wa.reply = slow
+        texts = [f"Nachricht {i}" for i in range(6)]
+        for text in texts:
+            assert (await wa.post(sample("text", text=text))).status_code == 200
+        await asyncio.sleep(0.5)
+        await wa.channel.runtime.drain(timeout=20)
+        assert [m.text for m in wa.received] == texts

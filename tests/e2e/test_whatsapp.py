@@ -54,7 +54,7 @@ def test_signed_hallo_gets_a_german_answer_on_whatsapp(stack: Stack,
     started = time.monotonic()
     response = post(stack, payload)
     assert response.status_code == 200
-    assert time.monotonic() - started < 2  # acknowledged before Rasa answered
+    assert time.monotonic() - started < 5  # acknowledged without waiting for Rasa
     answers = graph_api.wait_for(lambda: texts_to(graph_api, phone), timeout=30)
     assert "Guten Tag" in answers[0]
     wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
