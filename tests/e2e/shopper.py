@@ -22,7 +22,7 @@ class Shopper:
 
     def __init__(self, rasa_url: str) -> None:
         self.rasa_url = rasa_url
-        self.session_id = f"e2e-{uuid.uuid4().hex[:12]}"
+        self.session_id = uuid.uuid4().hex  # the widget channel accepts 32 hex digits
         self.client = socketio.AsyncClient()
         self.received: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.confirmed = asyncio.Event()
@@ -32,15 +32,13 @@ class Shopper:
             await self.received.put((time.perf_counter(), data))
 
         @self.client.on("session_confirm")
-        async def on_confirm(_data: Any) -> None:
+        async def on_confirm(data: Any) -> None:
+            self.session_id = str(data)  # the channel may assign another id
             self.confirmed.set()
 
     async def connect(self) -> None:
         # polling: the aiohttp that rasa pins lacks what engineio needs for websockets
         await self.client.connect(self.rasa_url, transports=["polling"])
-        # Rasa 3.6's socket.io channel calls the (now async) enter_room without awaiting it,
-        # so a chosen session id never gets its room; the socket's own id always has one.
-        self.session_id = str(self.client.get_sid("/"))
         await self.client.emit("session_request", {"session_id": self.session_id})
         await asyncio.wait_for(self.confirmed.wait(), 10)
 
@@ -125,7 +123,6 @@ class WebSocketShopper(Shopper):
         await self.ws.send("40")
         opened = str(await self.ws.recv())
         assert opened.startswith("40"), opened
-        self.session_id = str(json.loads(opened[2:])["sid"])
         self.reader = asyncio.create_task(self._read())
         await self._emit("session_request", {"session_id": self.session_id})
         await asyncio.wait_for(self.confirmed.wait(), 10)
@@ -143,6 +140,7 @@ class WebSocketShopper(Shopper):
                 if event == "bot_uttered":
                     await self.received.put((time.perf_counter(), args[0]))
                 elif event == "session_confirm":
+                    self.session_id = str(args[0])
                     self.confirmed.set()
 
     async def say(self, text: str) -> None:
