@@ -64,10 +64,12 @@ def texts() -> list[str]:
 def serve_and_measure(model: Path, messages: list[str]) -> list[float]:
     """Starts `rasa run` with the model and times POST /model/parse (milliseconds)."""
     port = free_port()
+    endpoints = WORK / "endpoints.yml"  # none: in-memory tracker, no action server
+    endpoints.write_text("# benchmark: no endpoints\n")
     log = (WORK / f"serve-{model.stem}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model),
-         "--port", str(port), "--interface", "127.0.0.1"],
+         "--port", str(port), "--interface", "127.0.0.1", "--endpoints", str(endpoints)],
         cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
