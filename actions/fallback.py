@@ -2,7 +2,9 @@
 
 First miss: ask to rephrase, with buttons for the three main topics
 (``utter_ask_rephrase``). Second consecutive miss: escalate to a person
-(``handoff_reason="fallback"`` and ``action_handoff``).
+(``handoff_reason="fallback"`` and ``action_handoff``). A miss is an ``nlu_fallback``
+message or one the dialogue policies had no answer for (this action is also the
+RulePolicy's core fallback action in ``config.yml``).
 """
 
 from __future__ import annotations
@@ -10,33 +12,56 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTION = "action_fallback"
+# actions Rasa logs around every turn that say nothing about understanding
+_BOOKKEEPING = {"action_listen", "action_extract_slots", "action_set_language",
+                "action_session_start"}
 MISSES_BEFORE_HANDOFF = 2
 
 
-def consecutive_misses(tracker: Tracker) -> int:
-    """How many of the latest user messages in a row the bot did not understand.
+def _was_miss(events: list[dict[str, Any]], index: int) -> bool:
+    """Whether the user message at ``index`` was not understood.
 
-    Counts back from the latest user message within the current session.
+    It was not understood if NLU said so (``nlu_fallback``) or if the bot's first action
+    after it was this fallback action (the dialogue policies had no answer).
+    """
+    intent = (events[index].get("parse_data") or {}).get("intent") or {}
+    if intent.get("name") == FALLBACK_INTENT:
+        return True
+    for event in events[index + 1:]:
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "action" and event.get("name") not in _BOOKKEEPING:
+            return event.get("name") == FALLBACK_ACTION
+    return False
+
+
+def consecutive_misses(tracker: Tracker) -> int:
+    """How many user messages in a row, up to the latest, the bot did not understand.
+
+    The latest message counts as a miss (this action runs because of it); earlier ones
+    count while they were misses too, within the current session.
 
     Args:
         tracker: The conversation.
 
     Returns:
-        The number of consecutive not-understood user messages (0 if the latest was
-        understood).
+        The number of consecutive not-understood user messages, at least 1.
     """
-    misses = 0
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
+    events = list(tracker.events)
+    users = []
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "session_started":
             break
-        if event.get("event") != "user":
-            continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        if intent.get("name") != FALLBACK_INTENT:
+        if events[index].get("event") == "user":
+            users.append(index)
+    misses = 1
+    for index in users[1:]:
+        if not _was_miss(events, index):
             break
         misses += 1
     return misses
@@ -47,12 +72,16 @@ class ActionFallback(Action):
 
     def name(self) -> str:
         """The action's name in the domain."""
-        return "action_fallback"
+        return FALLBACK_ACTION
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[str, Any]) -> List[EventType]:
         """Dispatches ``utter_ask_rephrase`` or escalates (see module docstring)."""
+        # Like Rasa's own default fallback, the misunderstood message is reverted for the
+        # dialogue policies (it stays in the event history), so they wait for the next
+        # message instead of predicting this action again in a loop.
         if consecutive_misses(tracker) >= MISSES_BEFORE_HANDOFF:
-            return [SlotSet("handoff_reason", "fallback"), FollowupAction("action_handoff")]
+            return [UserUtteranceReverted(), SlotSet("handoff_reason", "fallback"),
+                    FollowupAction("action_handoff")]
         dispatcher.utter_message(response="utter_ask_rephrase")
-        return []
+        return [UserUtteranceReverted()]

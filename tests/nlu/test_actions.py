@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback
@@ -76,14 +76,15 @@ async def test_first_miss_asks_to_rephrase() -> None:
     dispatcher, events = await run(ActionFallback(), [
         user("Hallo", "greet"), bot("utter_greet"), user("xqzv", "nlu_fallback")])
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
-    assert events == []
+    assert events == [UserUtteranceReverted()]
 
 
 async def test_second_consecutive_miss_hands_over() -> None:
     dispatcher, events = await run(ActionFallback(), [
         user("xqzv", "nlu_fallback"), bot("utter_ask_rephrase"), user("plörk", "nlu_fallback")])
     assert dispatcher.messages == []
-    assert events == [SlotSet("handoff_reason", "fallback"), FollowupAction("action_handoff")]
+    assert events == [UserUtteranceReverted(), SlotSet("handoff_reason", "fallback"),
+                      FollowupAction("action_handoff")]
 
 
 async def test_misses_separated_by_an_understood_message_start_over() -> None:
@@ -92,7 +93,29 @@ async def test_misses_separated_by_an_understood_message_start_over() -> None:
         user("Lieferzeit?", "delivery_time"), bot("utter_delivery_time"),
         user("plörk", "nlu_fallback")])
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
-    assert events == []
+    assert events == [UserUtteranceReverted()]
+
+
+def action(name: str) -> dict[str, Any]:
+    return {"event": "action", "name": name}
+
+
+async def test_unpredictable_turns_count_as_misses() -> None:
+    """A message the policies could not answer (core fallback) counts like nlu_fallback."""
+    dispatcher, events = await run(ActionFallback(), [
+        user("zzz", "affirm"), action("action_fallback"), bot("utter_ask_rephrase"),
+        action("action_listen"), user("jjj", "deny")])
+    assert dispatcher.messages == []
+    assert events == [UserUtteranceReverted(), SlotSet("handoff_reason", "fallback"),
+                      FollowupAction("action_handoff")]
+
+
+async def test_an_answered_turn_is_no_miss() -> None:
+    dispatcher, events = await run(ActionFallback(), [
+        user("ja", "affirm"), action("utter_thank"), bot("utter_thank"),
+        action("action_listen"), user("jjj", "deny")])
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_rephrase"]
+    assert events == [UserUtteranceReverted()]
 
 
 async def test_misses_of_an_earlier_session_do_not_count() -> None:
