@@ -67,8 +67,10 @@ async def live(websocket: WebSocket) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
+        # the connection is over either way: a cancellation of this handler while it
+        # cleans up (server shutdown, a test client closing) must not escape as an error
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
             await service.redis.zrem(online_key, agent.username)
             await pubsub.unsubscribe()
             await pubsub.close()
