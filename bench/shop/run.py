@@ -33,6 +33,20 @@ ORDERS = 100_000
 CALLS = 2_000
 
 
+def wait_healthy(client: httpx.Client, url: str, what: str) -> None:
+    """Waits up to 120 s until the action server at ``url`` answers its health check."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if client.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"action server did not {what}")
+        time.sleep(0.2)
+
+
 def tracker(order: dict[str, Any], verify: bool) -> dict[str, Any]:
     """The tracker JSON Rasa sends to the action server for one of the two actions."""
     now = time.time()
@@ -121,16 +135,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(timeout=120) as client:
-                deadline = time.monotonic() + 120
-                while True:
-                    try:
-                        if client.get(f"{url}/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("action server did not start")
-                    time.sleep(0.2)
+                wait_healthy(client, url, "start")
                 rss_idle = psutil.Process(process.pid).memory_info().rss
 
                 def call(action: str, order: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -173,16 +178,7 @@ def main() -> None:
         local = in_process(orders, work / "orders.sqlite3", redis_server.url)
         try:
             with httpx.Client(timeout=120) as client:
-                deadline = time.monotonic() + 120
-                while True:
-                    try:
-                        if client.get(f"{url}/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("action server did not restart")
-                    time.sleep(0.2)
+                wait_healthy(client, url, "restart")
                 started = time.perf_counter()
                 client.post(f"{url}/webhook", json={
                     "next_action": "action_answer_order_request", "sender_id": "bench",
