@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+WORKER_NICE = 5
 GENERATED_SECRETS = ("RASA_TOKEN", "HANDOFF_SERVICE_TOKEN", "HANDOFF_SECRET_KEY")
 
 
@@ -35,6 +36,8 @@ class Service:
     cmd: list[str]
     health: str  # URL, or "redis"
     url: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # on top of the common environment
+    nice: int = 0  # added niceness: background work yields the CPU to interactive work
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
@@ -122,9 +125,11 @@ class Supervisor:
 
     def start(self, service: Service) -> None:
         log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
+        nice = service.nice
         service.process = subprocess.Popen(
-            service.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            service.cmd, cwd=ROOT, env={**self.env, **service.env}, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509
         )
         log.close()
 
@@ -169,6 +174,22 @@ class Supervisor:
                 service.process.wait()
 
 
+def whatsapp_worker_wanted() -> bool:
+    """Whether WhatsApp's inbox gets its own Rasa process (``KDBOT_WHATSAPP_WORKER``).
+
+    Default: yes when the WhatsApp channel is configured (``WHATSAPP_APP_SECRET``). The
+    public Rasa server then only acknowledges webhooks (signature, dedup, Redis stream)
+    and the worker answers them, so an acknowledgement never waits behind NLU work in
+    the same interpreter (docs/whatsapp.md, "Performance").
+    """
+    setting = os.environ.get("KDBOT_WHATSAPP_WORKER", "auto").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return False
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    return bool(os.environ.get("WHATSAPP_APP_SECRET"))
+
+
 def build_services(var_dir: Path, redis_port: int | None) -> list[Service]:
     rasa_port = env_port("RASA_PORT", 5005)
     action_port = env_port("ACTION_PORT", 5055)
@@ -200,7 +221,8 @@ def build_services(var_dir: Path, redis_port: int | None) -> list[Service]:
                  os.environ["RASA_TOKEN"], "--interface", host, "--port", str(rasa_port),
                  "--model", current_model(), "--endpoints", "endpoints.yml",
                  "--credentials", "credentials.yml", "--cors", "*"],
-                f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{rasa_port}"),
+                f"http://127.0.0.1:{rasa_port}/", f"http://127.0.0.1:{rasa_port}",
+                env={"WHATSAPP_INBOX_CONSUMER": "0"} if whatsapp_worker_wanted() else {}),
         Service("storefront", "STOREFRONT_PORT", storefront_port,
                 # demo pages plus the built widget (widget/dist/kdbot-widget.js)
                 [PY, str(ROOT / "storefront" / "serve.py"), "--bind", "127.0.0.1",
@@ -208,6 +230,16 @@ def build_services(var_dir: Path, redis_port: int | None) -> list[Service]:
                 f"http://127.0.0.1:{storefront_port}/",
                 f"http://127.0.0.1:{storefront_port}/"),
     ]
+    if whatsapp_worker_wanted():
+        worker_port = env_port("WHATSAPP_WORKER_PORT", 5006)
+        services.append(Service(
+            "whatsapp-worker", "WHATSAPP_WORKER_PORT", worker_port,
+            [PY, "-m", "rasa", "run", "--interface", "127.0.0.1", "--port", str(worker_port),
+             "--model", current_model(), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.whatsapp-worker.yml"],
+            f"http://127.0.0.1:{worker_port}/webhooks/whatsapp/",
+            f"http://127.0.0.1:{worker_port} (internal: answers the WhatsApp inbox)",
+            env={"WHATSAPP_INBOX_CONSUMER": "1"}, nice=WORKER_NICE))
     return services
 
 
@@ -257,8 +289,8 @@ def main() -> int:
         supervisor.wait_healthy(timeout, services)
         print(f"all services are up after {time.monotonic() - started:.1f} s", flush=True)
         for s in services:
-            print(f"  {s.name:<11} {s.url}", flush=True)
-        print(f"  {'widget':<11} http://127.0.0.1:{env_port('STOREFRONT_PORT', 8080)}/ "
+            print(f"  {s.name:<15} {s.url}", flush=True)
+        print(f"  {'widget':<15} http://127.0.0.1:{env_port('STOREFRONT_PORT', 8080)}/ "
               "(demo storefront)", flush=True)
         print(f"logs: {log_dir}/   stop: Ctrl-C", flush=True)
         while True:

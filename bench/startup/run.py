@@ -30,7 +30,8 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 def stack_up(cwd: Path, env: dict[str, str]) -> float:
     """Seconds from `make run` to the supervisor's "all services are up" line."""
     ports = {k: str(free_port()) for k in
-             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT", "REDIS_PORT")}
+             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT", "REDIS_PORT",
+              "WHATSAPP_WORKER_PORT")}
     started = time.monotonic()
     process = subprocess.Popen(["make", "-s", "run"], cwd=cwd, env={**env, **ports},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

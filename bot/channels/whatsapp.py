@@ -185,6 +185,7 @@ class WhatsAppSettings:
     reclaim_idle_seconds: float = 60.0
     max_processing_attempts: int = 3
     max_concurrent_conversations: int = 16
+    inbox_consumer: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WhatsAppSettings:
@@ -198,7 +199,10 @@ class WhatsAppSettings:
         body parameter ``{{1}}``), ``WHATSAPP_LIST_BUTTON`` (label of the list
         button), ``WHATSAPP_MAX_BODY_BYTES``, ``WHATSAPP_SEND_ATTEMPTS``,
         ``WHATSAPP_RETRY_BASE_SECONDS``, ``WHATSAPP_RECLAIM_IDLE_SECONDS`` and
-        ``WHATSAPP_CONCURRENCY`` (conversations handled at once per process).
+        ``WHATSAPP_CONCURRENCY`` (conversations handled at once per process) and
+        ``WHATSAPP_INBOX_CONSUMER`` (``0``: this process only acknowledges and enqueues
+        webhooks and leaves the handling to other processes, see "Performance" in
+        docs/whatsapp.md; default ``1``).
 
         Args:
             environ: the mapping to read; ``os.environ`` when omitted.
@@ -236,6 +240,8 @@ class WhatsAppSettings:
             retry_base_seconds=number("WHATSAPP_RETRY_BASE_SECONDS", 1.0),
             reclaim_idle_seconds=number("WHATSAPP_RECLAIM_IDLE_SECONDS", 60.0),
             max_concurrent_conversations=max(1, int(number("WHATSAPP_CONCURRENCY", 16))),
+            inbox_consumer=env.get("WHATSAPP_INBOX_CONSUMER", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
 
@@ -1104,8 +1110,11 @@ class WhatsAppInput(InputChannel):
 
         @blueprint.listener("after_server_start")
         async def start(_app: Any, _loop: Any) -> None:
-            if settings.app_secret:
+            if settings.app_secret and settings.inbox_consumer:
                 runtime.start_worker(on_new_message)
+            elif settings.app_secret:
+                logger.info("whatsapp: acknowledging webhooks only; another process "
+                            "(WHATSAPP_INBOX_CONSUMER=1) handles the inbox")
 
         @blueprint.listener("before_server_stop")
         async def stop(_app: Any, _loop: Any) -> None:
@@ -1156,7 +1165,8 @@ class WhatsAppInput(InputChannel):
             except Exception:
                 logger.exception("whatsapp: could not store webhook; Meta will redeliver")
                 return response.json({"error": "temporarily unavailable"}, status=503)
-            runtime.start_worker(on_new_message)
+            if settings.inbox_consumer:
+                runtime.start_worker(on_new_message)
             return response.json({"status": "accepted", "new": added,
                                   "duplicates": len(items) - added})
 

@@ -23,6 +23,7 @@ Registered in ``credentials.yml`` as ``bot.channels.widget.WidgetInput``; its na
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -45,6 +46,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.channels.processing import PROCESSING, on_loop
 
 logger = logging.getLogger(__name__)
 
@@ -89,22 +92,27 @@ class WidgetOutput(OutputChannel):
         """Name of the channel (the stock name, so ``output_channel=latest`` finds us)."""
         return CHANNEL_NAME
 
-    def __init__(self, sio: socketio.AsyncServer, bot_message_evt: str) -> None:
+    def __init__(self, sio: socketio.AsyncServer, bot_message_evt: str,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Creates the output channel.
 
         Args:
             sio: the socket.io server (its client manager reaches other replicas).
             bot_message_evt: event name of bot messages (``bot_uttered``).
+            loop: the server's event loop, which the socket.io server and its Redis
+                manager belong to; sends from Rasa's processing thread hop onto it.
         """
         self.sio = sio
         self.bot_message_evt = bot_message_evt
+        self.loop = loop
 
     async def _send(self, recipient_id: str, message: dict[str, Any],
                      kwargs: dict[str, Any]) -> None:
         metadata = forwarded_metadata(kwargs)
         if metadata:
             message = {**message, "metadata": metadata}
-        await self.sio.emit(self.bot_message_evt, message, room=recipient_id)
+        await on_loop(self.loop, self.sio.emit(self.bot_message_evt, message,
+                                               room=recipient_id))
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Like Rasa's, but an agent's "joined"/"left" event is sent even without text."""
@@ -264,7 +272,11 @@ class WidgetInput(InputChannel):
         """Output channel for messages that do not answer a socket (agent replies, CSAT)."""
         if self.sio is None:
             return None
-        return WidgetOutput(self.sio, self.bot_message_evt)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        return WidgetOutput(self.sio, self.bot_message_evt, loop)
 
     def _new_server(self) -> socketio.AsyncServer:
         manager: socketio.AsyncManager | None = None
@@ -435,9 +447,11 @@ class WidgetInput(InputChannel):
                 if self.session_persistence:
                     await sio.emit("user_echo", {"text": text, "message_id": message_id},
                                    room=session_id, skip_sid=sid, namespace=namespace)
-            await on_new_message(UserMessage(
-                text, WidgetOutput(sio, self.bot_message_evt), session_id,
-                input_channel=CHANNEL_NAME, metadata=metadata))
+            # Rasa's handling runs on the processing thread; this loop stays free for
+            # socket.io traffic and webhooks (bot/channels/processing.py)
+            output = WidgetOutput(sio, self.bot_message_evt, asyncio.get_running_loop())
+            await PROCESSING.run(on_new_message(UserMessage(
+                text, output, session_id, input_channel=CHANNEL_NAME, metadata=metadata)))
             return {"status": "ok", "message_id": message_id}
 
         return widget_webhook

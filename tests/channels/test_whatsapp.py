@@ -525,6 +525,29 @@ async def test_a_crashed_consumer_s_messages_are_processed_by_the_next_one(
         assert [m.text for m in wa.received] == ["Überlebt den Absturz"]
 
 
+async def test_an_acknowledging_only_process_leaves_the_handling_to_the_worker(
+        graph: FakeGraphAPI, redis_url: str, key_prefix: str,
+        redis_client: redis.Redis) -> None:
+    """The stack's split: the public Rasa acknowledges, the inbox worker answers."""
+    front_settings = replace(channel_settings(graph, redis_url, key_prefix),
+                             inbox_consumer=False)
+    worker_settings = channel_settings(graph, redis_url, key_prefix)
+    async for front in run_channel(front_settings, graph, redis_client):
+        reply = await front.post(sample("text", text="Wo bleibt meine Bestellung?"))
+        assert reply.status_code == 200
+        await asyncio.sleep(0.3)
+        assert front.received == []
+        assert redis_client.xlen(front.channel.runtime.inbox) == 1  # waits, durable
+        async for worker in run_channel(worker_settings, graph, redis_client):
+            await asyncio.sleep(0.3)
+            await worker.drain()
+            assert [m.text for m in worker.received] == ["Wo bleibt meine Bestellung?"]
+            assert front.received == []
+            sent = graph.messages(to=SHOPPER)
+            assert [m["text"]["body"] for m in sent] == [
+                "Antwort auf: Wo bleibt meine Bestellung?"]
+
+
 async def test_a_failing_handler_is_retried_then_kept(wa: Harness) -> None:
     calls: list[str] = []
 

@@ -57,7 +57,8 @@ def start_stack(var_dir: Path, redis_url: str | None, extra_env: dict[str, str] 
                 ) -> tuple[subprocess.Popen[str], Stack]:
     """Starts scripts/stack.py on free ports; ``redis_url=None`` uses its embedded Redis."""
     ports = {name: free_port() for name in
-             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT", "REDIS_PORT")}
+             ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "STOREFRONT_PORT", "REDIS_PORT",
+              "WHATSAPP_WORKER_PORT")}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()},
            "KDBOT_VAR_DIR": str(var_dir),
            "RASA_TOKEN": "test-rasa-token", "HANDOFF_SERVICE_TOKEN": "test-service-token",
