@@ -190,10 +190,14 @@ def status_webhook(secret: str) -> tuple[bytes, dict[str, str]]:
 
 
 async def open_loop(requests: list[tuple[str, bytes, dict[str, str]]], rate: float
-                    ) -> tuple[list[float], dict[int, int]]:
-    """Sends the requests on schedule at ``rate``/s; latencies (ms) and non-200 counts."""
+                    ) -> tuple[list[float], dict[str, int]]:
+    """Sends the requests on schedule at ``rate``/s; latencies (ms) and non-200 counts.
+
+    A failure is counted by its HTTP status, or by the client's error when no HTTP
+    answer came (``RemoteProtocolError``: the server closed the connection).
+    """
     latencies: list[float] = []
-    failures: dict[int, int] = {}
+    failures: dict[str, int] = {}
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         start = time.monotonic() + 0.5
@@ -202,10 +206,10 @@ async def open_loop(requests: list[tuple[str, bytes, dict[str, str]]], rate: flo
             scheduled = start + index / rate
             await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
             try:
-                status = (await client.post(url, content=body, headers=headers)).status_code
-            except httpx.HTTPError:
-                status = 0  # no HTTP answer at all (timeout, reset)
-            if status != 200:
+                status = str((await client.post(url, content=body, headers=headers)).status_code)
+            except httpx.HTTPError as error:
+                status = type(error).__name__  # no HTTP answer at all
+            if status != "200":
                 failures[status] = failures.get(status, 0) + 1
             latencies.append((time.monotonic() - scheduled) * 1000)
 
@@ -233,7 +237,7 @@ def wait_answers(graph: Any, before: int, count: int, started: float) -> tuple[i
 
 
 async def acks_while_widget_chats(url: str, secret: str, rasa_url: str, count: int
-                                  ) -> tuple[list[float], dict[int, int], list[float]]:
+                                  ) -> tuple[list[float], dict[str, int], list[float]]:
     """WhatsApp webhooks at RATE while SESSIONS widget sessions chat non-stop."""
     rounds = max(1, int(SECONDS * 2))
     chat = asyncio.ensure_future(measure_socketio(rasa_url, True, rounds))
@@ -243,16 +247,15 @@ async def acks_while_widget_chats(url: str, secret: str, rasa_url: str, count: i
     return latencies, failures, widget
 
 
-def accepted(latencies: list[float], failures: dict[int, int]) -> int:
+def accepted(latencies: list[float], failures: dict[str, int]) -> int:
     """Requests answered with 200."""
     return len(latencies) - sum(failures.values())
 
 
-def failure_text(failures: dict[int, int]) -> str:
+def failure_text(failures: dict[str, int]) -> str:
     if not failures:
         return "0"
-    return ", ".join(f"{n} x {'no answer' if code == 0 else code}"
-                     for code, n in sorted(failures.items()))
+    return ", ".join(f"{n} x {what}" for what, n in sorted(failures.items()))
 
 
 def start_stock_rasa(stack_env: dict[str, str], redis_url: str, action_url: str,
@@ -358,7 +361,7 @@ def main() -> None:
     def ms(values: list[float], pct: float) -> str:
         return f"{percentile(values, pct):.1f}"
 
-    def ack_row(name: str, values: list[float], failures: dict[int, int]) -> str:
+    def ack_row(name: str, values: list[float], failures: dict[str, int]) -> str:
         return (f"| {name} | {ms(values, 50)} | {ms(values, 99)} | {max(values):.1f} | "
                 f"{failure_text(failures)} |")
 
