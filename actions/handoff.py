@@ -24,7 +24,13 @@ from typing import Any
 import httpx
 import redis
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, settings
@@ -294,3 +300,48 @@ class ActionHandoff(Action):
             if escalation["channel"] in WIDGET_CHANNELS:
                 dispatcher.utter_message(response="utter_handoff_offer_email")
         return [SlotSet("handoff_reason", None), ConversationPaused()]
+
+
+def paused_for_a_person(events: list[dict[str, Any]]) -> bool:
+    """Whether the latest pause/resume/restart of the conversation is a pause.
+
+    A pause comes from ``action_handoff`` or from the handoff service when an agent takes
+    over; ``resume`` is the hand-back, ``restart`` a fresh start.
+    """
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "pause":
+            return True
+        if kind in ("resume", "restart"):
+            return False
+    return False
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, which keeps a conversation with a person paused.
+
+    Rasa starts a new session when the shopper writes after ``session_expiration_time``
+    (60 minutes) and a new session un-pauses the conversation. While a ticket waits for
+    or belongs to an agent ("until then I will not answer automatically"), the bot would
+    then answer the shopper's next message in the middle of the agent's case. Otherwise
+    this is Rasa's default: carry the slots over (``carry_over_slots_to_new_session``),
+    then listen.
+    """
+
+    def name(self) -> str:
+        """The action's name in the domain (replaces Rasa's built-in one)."""
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        """A new session with the slots carried over, still paused during a handoff."""
+        events: list[EventType] = [SessionStarted()]
+        carry_over = (domain.get("session_config") or {}).get(
+            "carry_over_slots_to_new_session", True)
+        if carry_over:
+            events += [SlotSet(name, value) for name, value in tracker.slots.items()
+                       if value is not None]
+        events.append(ActionExecuted("action_listen"))
+        if paused_for_a_person(tracker.events):
+            events.append(ConversationPaused())
+        return events

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import httpx
 import pytest
@@ -111,3 +112,27 @@ async def test_release_keeps_the_bot_silent_and_the_ticket_queued(stack: Stack) 
         assert await shopper.silence(1.5) == []
     finally:
         await shopper.close()
+
+
+async def test_a_shopper_returning_after_the_session_expired_still_waits_for_the_agent(
+        stack: Stack) -> None:
+    """Rasa starts a new session after 60 silent minutes; the handoff must survive it."""
+    sender = f"e2e-expired-{uuid.uuid4().hex[:8]}"
+    answers = stack.say(sender, "Ich möchte bitte mit einem Mitarbeiter sprechen")
+    assert any("Kundenservice" in a.get("text", "") for a in answers)
+    # two hours pass: move the whole conversation into the past
+    events = stack.tracker(sender)["events"]
+    for event in events:
+        event["timestamp"] = event["timestamp"] - 2 * 3600
+    replaced = httpx.put(f"{stack.rasa_url}/conversations/{sender}/tracker/events",
+                         params={"token": stack.rasa_token}, json=events, timeout=30)
+    replaced.raise_for_status()
+
+    assert stack.say(sender, "Hallo, ist schon jemand da?") == []  # the bot stays silent
+    after = stack.tracker(sender)["events"]
+    kinds = [e["event"] for e in after]
+    assert kinds.count("session_started") >= 1
+    new_session = after[len(after) - 1 - kinds[::-1].index("session_started"):]
+    assert [e["event"] for e in new_session if e["event"] in ("pause", "user")] == \
+        ["pause", "user"]
+    assert new_session[-1]["text"] == "Hallo, ist schon jemand da?"

@@ -256,3 +256,30 @@ async def test_invalid_csat_asks_again(env: LiveService) -> None:
     dispatcher = CollectingDispatcher()
     await ActionStoreCsat().run(dispatcher, tracker("rate-2", [rating]), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_csat"]
+
+
+# ---- a new session keeps a handed-over conversation paused ------------------------
+def session_tracker(events: list[dict[str, Any]], slots: dict[str, Any]) -> Tracker:
+    return Tracker("shopper-1", slots, {}, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize(("history", "paused"), [
+    ([], False),
+    ([{"event": "pause"}], True),  # waiting for or talking to an agent
+    ([{"event": "pause"}, {"event": "bot", "text": "Jana"}, {"event": "user"}], True),
+    ([{"event": "pause"}, {"event": "resume"}], False),  # handed back to the bot
+    ([{"event": "pause"}, {"event": "restart"}], False),
+])
+async def test_session_start_keeps_a_handed_over_conversation_paused(
+        history: list[dict[str, Any]], paused: bool) -> None:
+    from actions.handoff import ActionSessionStart
+
+    tracker = session_tracker(history, {"language": "en", "order_context": None})
+    events = await ActionSessionStart().run(CollectingDispatcher(), tracker,
+                                            {"session_config": {}})
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "session_started"
+    assert {"event": "slot", "timestamp": None, "name": "language", "value": "en"} in events
+    assert "order_context" not in [e.get("name") for e in events]
+    tail = ["action", "pause"] if paused else ["action"]  # listen, then (maybe) pause
+    assert kinds[-len(tail):] == tail and kinds.count("pause") == len(tail) - 1
