@@ -1,17 +1,25 @@
-"""``action_store_csat``: stores the shopper's rating (1-5) on the ticket."""
+"""``action_store_csat``: stores the shopper's rating (1-5) on the ticket.
+
+When the handoff service cannot take the rating (down, 5xx), it goes into the same Redis
+outbox as escalations (``<HANDOFF_KEY_PREFIX>outbox``), which the service drains when it
+runs again; a shopper's rating is not lost to a restart of the service.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import redis
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.config import settings
+from actions.config import Settings, settings
+from actions.handoff import outbox_key
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +33,22 @@ def csat_score(tracker: Tracker) -> int | None:
     except (TypeError, ValueError):
         return None
     return score if 1 <= score <= 5 else None
+
+
+def keep_for_later(conversation_id: str, score: int, config: Settings, why: str) -> None:
+    """Puts the rating into the handoff service's Redis outbox (drained when it runs)."""
+    body = json.dumps({"conversation_id": conversation_id, "score": score})
+    try:
+        client = redis.Redis.from_url(config.redis_url, socket_timeout=2,
+                                      socket_connect_timeout=2)
+        try:
+            client.xadd(outbox_key(), {"csat": body})
+        finally:
+            client.close()
+        log.warning("handoff service did not take a rating (%s); kept in the outbox", why)
+    except redis.RedisError as error:
+        log.error("rating lost: handoff service (%s) and Redis (%s) unavailable", why,
+                  type(error).__name__)
 
 
 class ActionStoreCsat(Action):
@@ -49,9 +73,11 @@ class ActionStoreCsat(Action):
                     f"{quote(tracker.sender_id, safe='')}/csat",
                     json={"score": score},
                     headers={"Authorization": f"Bearer {config.handoff_service_token}"})
-            if not response.is_success:
+            if response.status_code >= 500:
+                keep_for_later(tracker.sender_id, score, config, f"HTTP {response.status_code}")
+            elif not response.is_success:
                 log.warning("rating not stored: HTTP %s", response.status_code)
         except httpx.HTTPError as error:
-            log.warning("rating not stored: %s", type(error).__name__)
+            keep_for_later(tracker.sender_id, score, config, type(error).__name__)
         dispatcher.utter_message(response="utter_csat_thanks")
         return [SlotSet("csat_score", score)]

@@ -159,7 +159,7 @@ def _spool(config: Settings) -> Path:
     return config.var_dir / SPOOL_NAME
 
 
-def _outbox_key() -> str:
+def outbox_key() -> str:
     return os.environ.get("HANDOFF_KEY_PREFIX", "kdbot:handoff:") + "outbox"
 
 
@@ -177,7 +177,7 @@ def store_durably(escalation: dict[str, Any], config: Settings) -> str:
         client = redis.Redis.from_url(config.redis_url, socket_timeout=2,
                                       socket_connect_timeout=2)
         try:
-            client.xadd(_outbox_key(), {"escalation": body})
+            client.xadd(outbox_key(), {"escalation": body})
         finally:
             client.close()
         return "outbox"
@@ -230,7 +230,7 @@ async def flush_spool(config: Settings) -> int:
                 client = redis.Redis.from_url(config.redis_url, socket_timeout=2,
                                               socket_connect_timeout=2)
                 try:
-                    client.xadd(_outbox_key(), {"escalation": line})
+                    client.xadd(outbox_key(), {"escalation": line})
                 finally:
                     client.close()
             except redis.RedisError:

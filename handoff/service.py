@@ -129,7 +129,7 @@ class HandoffService:
                                 opens_at=opens, due_at=ticket["due_at"])
 
     async def drain_outbox(self) -> int:
-        """Delivers escalations the bot stored while this service was unreachable.
+        """Delivers escalations and ratings the bot stored while this service was down.
 
         Reads the Redis stream ``outbox`` and the action server's spool file (used when
         Redis was down too); an entry is removed only after its ticket exists.
@@ -141,8 +141,16 @@ class HandoffService:
         key = self.store.key("outbox")
         for entry_id, fields in await self.redis.xrange(key, count=200):
             try:
-                await self.escalate(Escalation.parse_raw(fields["escalation"]))
-            except (ValueError, KeyError) as error:
+                if "csat" in fields:  # a rating the bot could not hand over
+                    rating = json.loads(fields["csat"])
+                    try:
+                        await self.store_csat(str(rating["conversation_id"]),
+                                              int(rating["score"]))
+                    except TicketError:
+                        log.warning("outbox rating %s has no ticket; dropped", entry_id)
+                else:
+                    await self.escalate(Escalation.parse_raw(fields["escalation"]))
+            except (ValueError, KeyError, TypeError) as error:
                 log.error("outbox entry %s is invalid (%s); moved to outbox:dead", entry_id,
                           type(error).__name__)
                 await self.redis.xadd(self.store.key("outbox:dead"), fields)

@@ -283,3 +283,25 @@ async def test_session_start_keeps_a_handed_over_conversation_paused(
     assert "order_context" not in [e.get("name") for e in events]
     tail = ["action", "pause"] if paused else ["action"]  # listen, then (maybe) pause
     assert kinds[-len(tail):] == tail and kinds.count("pause") == len(tail) - 1
+
+
+async def test_a_rating_given_while_the_service_is_down_is_stored_later(
+        env: LiveService) -> None:
+    env.start()
+    with time_machine.travel(OPEN, tick=True):
+        await run_handoff(tracker("rate-3", conversation(time.time(), "Mensch bitte",
+                                                         "request_human")))
+    env.stop()
+    rating = user('/csat{"csat_score": "2"}', "csat", time.time(),
+                  [{"entity": "csat_score", "value": "2"}])
+    dispatcher = CollectingDispatcher()
+    await ActionStoreCsat().run(dispatcher, tracker("rate-3", [rating]), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_csat_thanks"]
+    client = redis.Redis.from_url(env.config.redis_url, decode_responses=True)
+    assert client.xlen(f"{env.config.key_prefix}outbox") == 1
+    env.start()  # the service drains the outbox when it runs again
+    deadline = time.monotonic() + 10
+    while client.xlen(f"{env.config.key_prefix}outbox") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    client.close()
+    assert open_ticket(env, "rate-3")["csat"] == 2
