@@ -58,6 +58,11 @@ def main() -> None:
         train = timed(["make", "-s", "train"], clone, env)
         cold_up = stack_up(clone, env)
         warm_up = stack_up(clone, env)
+        # with WhatsApp configured the stack also starts the inbox worker (a second Rasa)
+        whatsapp = {"WHATSAPP_APP_SECRET": "bench-secret", "WHATSAPP_VERIFY_TOKEN": "bench",
+                    "WHATSAPP_ACCESS_TOKEN": "bench", "WHATSAPP_PHONE_NUMBER_ID": "1",
+                    "WHATSAPP_API_URL": f"http://127.0.0.1:{free_port()}/v21.0"}
+        warm_whatsapp = stack_up(clone, {**env, **whatsapp})
     cold = install + train + cold_up
     body = f"""## Start-up (`bench/startup/run.py`)
 
@@ -70,6 +75,7 @@ def main() -> None:
 | cold: stack until all services answer | {cold_up:.1f} |
 | **cold start total** | **{cold:.1f}** |
 | **warm start** (`make run`, nothing to install or train, until all answer) | **{warm_up:.1f}** |
+| warm start with WhatsApp configured (plus the inbox worker, a 2nd Rasa) | {warm_whatsapp:.1f} |
 
 Target: warm start under 60 s."""
     write_section("startup", body)
