@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, settings
-from actions.handoff import outbox_key
+from actions.handoff import add_to_outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,7 @@ def keep_for_later(conversation_id: str, score: int, config: Settings, why: str)
     """Puts the rating into the handoff service's Redis outbox (drained when it runs)."""
     body = json.dumps({"conversation_id": conversation_id, "score": score})
     try:
-        client = redis.Redis.from_url(config.redis_url, socket_timeout=2,
-                                      socket_connect_timeout=2)
-        try:
-            client.xadd(outbox_key(), {"csat": body})
-        finally:
-            client.close()
+        add_to_outbox("csat", body, config)
         log.warning("handoff service did not take a rating (%s); kept in the outbox", why)
     except redis.RedisError as error:
         log.error("rating lost: handoff service (%s) and Redis (%s) unavailable", why,

@@ -163,6 +163,19 @@ def outbox_key() -> str:
     return os.environ.get("HANDOFF_KEY_PREFIX", "kdbot:handoff:") + "outbox"
 
 
+def add_to_outbox(kind: str, body: str, config: Settings) -> None:
+    """Appends an entry (``escalation`` or ``csat``) to the Redis outbox the service drains.
+
+    Raises:
+        redis.RedisError: Redis is unavailable.
+    """
+    client = redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.xadd(outbox_key(), {kind: body})
+    finally:
+        client.close()
+
+
 def store_durably(escalation: dict[str, Any], config: Settings) -> str:
     """Keeps an escalation the service could not take: Redis outbox, else spool file.
 
@@ -174,12 +187,7 @@ def store_durably(escalation: dict[str, Any], config: Settings) -> str:
     """
     body = json.dumps(escalation, ensure_ascii=False)
     try:
-        client = redis.Redis.from_url(config.redis_url, socket_timeout=2,
-                                      socket_connect_timeout=2)
-        try:
-            client.xadd(outbox_key(), {"escalation": body})
-        finally:
-            client.close()
+        add_to_outbox("escalation", body, config)
         return "outbox"
     except redis.RedisError:
         path = _spool(config)
