@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 import redis
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import Settings, settings
@@ -76,3 +76,24 @@ class ActionStoreCsat(Action):
             keep_for_later(tracker.sender_id, score, config, type(error).__name__)
         dispatcher.utter_message(response="utter_csat_thanks")
         return [SlotSet("csat_score", score)]
+
+
+class ActionAskCsat(Action):
+    """Asks for the rating after a hand-back, and listens in the same step.
+
+    The handoff service runs this through Rasa's ``/execute``, which holds the
+    conversation's lock but does not listen afterwards. Returning ``action_listen`` here
+    puts it into the tracker inside that lock, before the shopper can answer; when the
+    service appended it in a second request, a quick answer could arrive in between and
+    then matched no rule (the rating got "I did not understand").
+    """
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_ask_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        """The rating question with its five buttons, then listen."""
+        dispatcher.utter_message(response="utter_ask_csat")
+        return [ActionExecuted("action_listen")]

@@ -28,7 +28,7 @@ from handoff.routing import queue_language, severity
 from handoff.sla import Policy
 
 log = logging.getLogger("handoff")
-CSAT_ACTION = "utter_ask_csat"
+CSAT_ACTION = "action_ask_csat"  # asks and listens inside one Rasa lock
 
 
 class _Defaulting(dict):  # type: ignore[type-arg]
@@ -239,7 +239,6 @@ class HandoffService:
                                        "agent": {"id": agent.username, "name": agent.name}})
         await self.enqueue(ticket_id, {"kind": "resume"})
         await self.enqueue(ticket_id, {"kind": "csat"})
-        await self.enqueue(ticket_id, {"kind": "listen"})
         await self.flush(ticket_id)
 
     async def store_csat(self, conversation_id: str, score: int) -> str:
@@ -326,7 +325,7 @@ class HandoffService:
         elif kind == "csat":
             await self.rasa.execute(conversation, CSAT_ACTION)
         elif kind == "listen":
-            # /execute does not listen afterwards; without it the rating matches no rule
+            # only in jobs queued by an older version (action_ask_csat listens itself)
             await self.rasa.append_events(conversation, [
                 {"event": "action", "name": "action_listen"}], side_effects=False)
         else:

@@ -305,3 +305,13 @@ async def test_a_rating_given_while_the_service_is_down_is_stored_later(
         time.sleep(0.1)
     client.close()
     assert open_ticket(env, "rate-3")["csat"] == 2
+
+
+async def test_asking_for_the_rating_listens_in_the_same_step() -> None:
+    from actions.csat import ActionAskCsat
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionAskCsat().run(dispatcher, tracker("rate-4", [
+        user("Danke", "thank", time.time())]), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_csat"]
+    assert [(e["event"], e.get("name")) for e in events] == [("action", "action_listen")]
