@@ -58,6 +58,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
+# httpx logs every Graph API request at INFO (two lines per answered message); our own
+# log lines say what matters, with masked numbers
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 CHANNEL_NAME = "whatsapp"
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
