@@ -69,10 +69,13 @@ def serve_and_measure(model: Path, messages: list[str]) -> list[float]:
     port = free_port()
     endpoints = WORK / "endpoints.yml"  # none: in-memory tracker, no action server
     endpoints.write_text("# benchmark: no endpoints\n")
+    credentials = WORK / "credentials.yml"  # not the project's: its channels need Redis
+    credentials.write_text("rest:\n")
     log = (WORK / f"serve-{model.stem}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model),
-         "--port", str(port), "--interface", "127.0.0.1", "--endpoints", str(endpoints)],
+         "--port", str(port), "--interface", "127.0.0.1", "--endpoints", str(endpoints),
+         "--credentials", str(credentials)],
         cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
